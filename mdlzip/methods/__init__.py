@@ -1,0 +1,56 @@
+"""Coding methods: each turns the input into three byte strings and back.
+
+Every method is a module with ``METHOD_ID`` (the byte stored in the archive),
+``NAME`` and two functions::
+
+    encode(data: bytes, options: Options) -> Encoded
+    decode(encoded: Encoded, original_length: int, options: Options) -> bytes
+
+and optionally ``describe(encoded) -> dict`` for model facts shown by ``info``.
+The three parts map one-to-one onto the archive's sections, so the archive size
+is exactly header + model + data (plus the container's fixed fields), which is
+the two-part MDL codelength.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..errors import MdlzipError
+
+
+@dataclass(frozen=True)
+class Encoded:
+    header: bytes = b""  # method parameters: model config, segment layout, ...
+    model: bytes = b""  # the model part of the two-part code (empty for classic methods)
+    data: bytes = b""  # the coded data
+
+
+# progress(phase, done, total, info): phase is e.g. "train" or "encode"; info a dict
+# of figures worth showing (bits per byte so far, ...). Never called with output to print.
+ProgressFn = Callable[[str, int, int, dict], None]
+
+
+@dataclass
+class Options:
+    level: int = 6
+    device: str = "auto"
+    threads: Optional[int] = None
+    seed: int = 0
+    progress: Optional[ProgressFn] = None
+    extra: dict = field(default_factory=dict)  # method-specific settings (tests, benchmarks)
+
+
+# id -> module name; ids are part of FORMAT.md and never reused.
+_MODULES = {0: "stored", 1: "zstd", 2: "neural"}
+NAMES = {name: mid for mid, name in _MODULES.items()}
+
+
+def get(method: int | str):
+    """The module implementing a method, by archive id or by name."""
+    mid = NAMES.get(method) if isinstance(method, str) else method
+    if mid not in _MODULES:
+        raise MdlzipError(f"unknown method {method!r}")
+    return importlib.import_module(f"{__name__}.{_MODULES[mid]}")
