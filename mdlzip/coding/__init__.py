@@ -1,0 +1,1 @@
+"""Entropy coding: the data stream and the weights, both with constriction's range coder."""

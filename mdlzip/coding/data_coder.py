@@ -1,0 +1,95 @@
+"""The data section: S segments range-coded in lock-step with the integer model's frequencies.
+
+The input is cut into S consecutive segments of equal length (the last one may
+be shorter). Time step t advances every segment by one byte, so the decoder
+calls the model once per step for all S streams and constriction once per step
+for S symbols. Symbols go into one queue (FIFO) range coder stream, time-major:
+segment 0..S-1 at t = 0, then at t = 1, and so on.
+
+Frequencies reach constriction as float64 arrays of integers (totals below
+2**24), with ``perfect=False``: constriction's own quantization is then a fixed
+sequence of IEEE operations on identical inputs, so both sides agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+import constriction
+
+from ..errors import MdlzipError
+from ..model.config import BOS
+from ..model.int_model import IntModel
+
+_FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+
+def segment_lengths(n: int, streams: int) -> list[int]:
+    """Lengths of the segments for n bytes and at most ``streams`` segments."""
+    if n == 0:
+        return []
+    seg = math.ceil(n / max(1, min(streams, n)))
+    count = math.ceil(n / seg)
+    return [seg] * (count - 1) + [n - seg * (count - 1)]
+
+
+def _segments(data: bytes, lengths: list[int]) -> torch.Tensor:
+    """(S, max_len) byte matrix, the last segment padded with zeros."""
+    out = np.zeros((len(lengths), lengths[0]), dtype=np.int64)
+    flat = np.frombuffer(data, dtype=np.uint8)
+    for s, start in enumerate(range(0, len(data), lengths[0])):
+        out[s, : lengths[s]] = flat[start : start + lengths[s]]
+    return torch.from_numpy(out)
+
+
+def encode(data: bytes, model: IntModel, streams: int, chunk: int = 256, progress: Optional[Callable[[int], None]] = None) -> bytes:
+    lengths = segment_lengths(len(data), streams)
+    if not lengths:
+        return b""
+    segs = _segments(data, lengths).to(model.device)
+    S, L = segs.shape
+    inputs = torch.cat([torch.full((S, 1), BOS, dtype=torch.int64, device=model.device), segs[:, :-1]], 1)
+    active = torch.tensor(lengths, device=model.device)[None, :] > torch.arange(L, device=model.device)[:, None]  # (L, S)
+    encoder = constriction.stream.queue.RangeEncoder()
+    state = model.new_state(S)
+    for t0 in range(0, L, chunk):
+        t1 = min(L, t0 + chunk)
+        freqs = model.run(inputs[:, t0:t1], state).transpose(0, 1)  # (C, S, 256), time-major
+        keep = active[t0:t1]
+        symbols = segs[:, t0:t1].T[keep]
+        encoder.encode(symbols.cpu().numpy().astype(np.int32), _FAMILY, freqs[keep].cpu().numpy().astype(np.float64))
+        if progress:
+            progress(int(keep.sum()))
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+
+def decode(raw: bytes, model: IntModel, n: int, streams: int, progress: Optional[Callable[[int], None]] = None) -> bytes:
+    lengths = segment_lengths(n, streams)
+    if not lengths:
+        return b""
+    if len(raw) % 4:
+        raise MdlzipError("corrupt data section: length is not a multiple of 4")
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(raw, dtype="<u4").astype(np.uint32))
+    S, L = len(lengths), lengths[0]
+    out = np.zeros((S, L), dtype=np.uint8)
+    state = model.new_state(S)
+    token = torch.full((S, 1), BOS, dtype=torch.int64, device=model.device)
+    full = S if lengths[-1] == L else S - 1  # segments still active at the last steps
+    with torch.inference_mode():
+        for t in range(L):
+            freqs = model.run(token, state)[:, 0]
+            m = S if t < lengths[-1] else full
+            try:
+                symbols = decoder.decode(_FAMILY, freqs[:m].cpu().numpy().astype(np.float64))
+            except (ValueError, RuntimeError, AssertionError) as exc:
+                raise MdlzipError(f"corrupt data section: {exc}") from None
+            out[:m, t] = symbols
+            token = torch.zeros((S, 1), dtype=torch.int64, device=model.device)
+            token[:m, 0] = torch.from_numpy(symbols.astype(np.int64)).to(model.device)
+            if progress:
+                progress(m)
+    return b"".join(out[s, : lengths[s]].tobytes() for s in range(S))

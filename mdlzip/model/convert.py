@@ -1,0 +1,27 @@
+"""Float model -> integer weights: the one place where floats become the integers the archive holds."""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import MdlzipError
+from .float_model import ByteTransformer
+from .int_model import WEIGHT_MAX, IntWeights, QTensor
+
+
+def to_integer(model: ByteTransformer) -> IntWeights:
+    """Round each weight to its quantization step and read each activation site's scale.
+
+    The model must have been through quantization-aware training (steps set and
+    sites calibrated), so its fake-quantized forward pass is what this encodes.
+    """
+    weights = {}
+    for name, layer in model.named_weights().items():
+        mant, exp = (int(v) for v in layer.step)
+        if mant == 0:
+            raise MdlzipError(f"{name} has no quantization step: run quantization-aware training first")
+        w = (layer.weight * layer.mask).detach().double().cpu()
+        values = torch.round(w * 2.0**exp / mant).long().clamp(-WEIGHT_MAX, WEIGHT_MAX)
+        weights[name] = QTensor(values, mant, exp)
+    act_exp = {name: int(site.exp) for name, site in model.act_sites().items()}
+    return IntWeights(model.cfg, weights, act_exp)

@@ -1,0 +1,1 @@
+"""Training: the float model learns the input; sparsifiers shape what it keeps."""
