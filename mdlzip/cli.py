@@ -236,6 +236,15 @@ _force = click.option("-f", "--force", is_flag=True, help="Overwrite files; writ
 _rm = click.option("--rm", is_flag=True, help="Delete the source after a verified success.")
 _stdout = click.option("-c", "--stdout", "stdout", is_flag=True, help="Write to standard output.")
 _output = click.option("-o", "--output", metavar="OUT", help="Output file (single input only; - for stdout).")
+
+
+def _file_options(command):
+    """The options of the commands that write output: -o, -c, -f, --rm, -q, -v."""
+    for option in reversed((_output, _stdout, _force, _rm, _quiet, _verbose)):
+        command = option(command)
+    return command
+
+
 _threads = click.option(
     "-T", "--threads", type=click.IntRange(min=0), default=None, help="Torch threads (0: all cores)."
 )
@@ -260,12 +269,7 @@ def cli(ctx: click.Context) -> int:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path())
-@_output
-@_stdout
-@_force
-@_rm
-@_quiet
-@_verbose
+@_file_options
 @click.option("--level", type=click.IntRange(1, 9), default=6, show_default=True, help="Effort: 1 fast .. 9 best.")
 @_threads
 @_device
@@ -303,20 +307,15 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
                 check=check,
             )
         if verbose and not quiet:
-            bits = 8 * sizes[1] / sizes[0] if sizes[0] else float("nan")
-            click.echo(f"{_summary(name, *sizes)} ({bits:.3f} bits/byte)", err=True)
+            rate = f" ({8 * sizes[1] / sizes[0]:.3f} bits/byte)" if sizes[0] else ""
+            click.echo(_summary(name, *sizes) + rate, err=True)
 
     return _run(files, each)
 
 
 @cli.command()
 @click.argument("archives", nargs=-1, type=click.Path())
-@_output
-@_stdout
-@_force
-@_rm
-@_quiet
-@_verbose
+@_file_options
 @_threads
 @_device
 def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, device) -> int:
