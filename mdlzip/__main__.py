@@ -1,0 +1,5 @@
+"""``python -m mdlzip``: the same as the ``mdlzip`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,141 @@
+"""The Python API: compress, decompress, verify and info on bytes in memory.
+
+This module picks the method, runs it and fills the container. It never prints
+and never imports torch itself; only the neural method does, when it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from . import container, methods
+from .errors import MdlzipError
+from .methods import Options, ProgressFn
+
+DEVICES = ("auto", "cpu", "cuda")
+LEVELS = range(1, 10)
+METHOD_CHOICES = ("auto", *methods.NAMES)
+_NAME_OF_ID = {mid: name for name, mid in methods.NAMES.items()}
+
+
+def _load(method):
+    """The method's module, or None where this installation does not provide it.
+
+    The neural method lives in its own module with heavier dependencies; an
+    ImportError there means "not available", never a crash.
+    """
+    try:
+        return methods.get(method)
+    except ImportError:
+        return None
+
+
+def _require(method):
+    module = _load(method)
+    if module is None:
+        name = _NAME_OF_ID.get(method, method)
+        raise MdlzipError(f"method '{name}' is not available in this installation")
+    return module
+
+
+def _candidates(method: str, size: int) -> list:
+    """The methods to try, simplest first (so that ties go to the simpler one)."""
+    if method != "auto":
+        return [_require(method)]
+    chosen = [_require("stored"), _require("zstd")]
+    neural = _load("neural")
+    min_input = getattr(neural, "MIN_INPUT", None)
+    if min_input is not None and size >= min_input:
+        chosen.append(neural)
+    return chosen
+
+
+def _options(device: str, threads: Optional[int], **fields) -> Options:
+    if device not in DEVICES:
+        raise MdlzipError(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise MdlzipError(f"threads must be a positive integer, not {threads!r}")
+    return Options(device=device, threads=threads, **fields)
+
+
+def compress(
+    data: bytes,
+    *,
+    method: str = "auto",
+    level: int = 6,
+    device: str = "auto",
+    threads: Optional[int] = None,
+    seed: int = 0,
+    progress: Optional[ProgressFn] = None,
+    **extra,
+) -> bytes:
+    """Compress bytes into an archive; ``method="auto"`` keeps the smallest result.
+
+    ``level`` (1..9) trades time for size in the neural method; ``threads`` and
+    ``device`` apply where torch is used; ``extra`` holds method-specific settings.
+    """
+    data = bytes(data)
+    if method not in METHOD_CHOICES:
+        raise MdlzipError(f"unknown method {method!r} (choose from {', '.join(METHOD_CHOICES)})")
+    if not isinstance(level, int) or level not in LEVELS:
+        raise MdlzipError(f"level must be an integer from 1 to 9, not {level!r}")
+    if len(data) > container.MAX_LENGTH:
+        raise MdlzipError(f"input larger than the format's limit of {container.MAX_LENGTH} bytes")
+    options = _options(device, threads, level=level, seed=seed, progress=progress, extra=extra)
+    content_checksum = container.checksum(data)
+    archives = [
+        container.pack(module.METHOD_ID, len(data), content_checksum, module.encode(data, options))
+        for module in _candidates(method, len(data))
+    ]
+    # min() keeps the first of equal sizes, and candidates come simplest first.
+    return min(archives, key=len)
+
+
+def decompress(
+    blob: bytes,
+    *,
+    threads: Optional[int] = None,
+    device: str = "auto",
+    progress: Optional[ProgressFn] = None,
+) -> bytes:
+    """The original bytes of an archive, after checking its CRC32, length and content checksum."""
+    method_id, original_length, content_checksum, encoded = container.unpack(blob)
+    options = _options(device, threads, progress=progress)
+    data = bytes(_require(method_id).decode(encoded, original_length, options))
+    if len(data) != original_length:
+        raise MdlzipError(f"corrupt archive: decoded {len(data)} bytes, expected {original_length}")
+    if container.checksum(data) != content_checksum:
+        raise MdlzipError("corrupt archive: content checksum mismatch")
+    return data
+
+
+def verify(blob: bytes, **options) -> int:
+    """Decode an archive fully and check it, keeping nothing; returns the original length.
+
+    Raises MdlzipError when the archive is not intact. Takes decompress's options.
+    """
+    return len(decompress(blob, **options))
+
+
+def info(blob: bytes) -> dict:
+    """Facts about an archive without decoding its data.
+
+    The container (including its CRC32) is checked. Keys not applicable to the
+    method are None; a method with a ``describe(encoded)`` adds its own facts.
+    """
+    method_id, original_length, content_checksum, encoded = container.unpack(blob)
+    facts = {
+        "method": _NAME_OF_ID[method_id],
+        "format_version": container.FORMAT_VERSION,
+        "original_bytes": original_length,
+        "archive_bytes": len(blob),
+        **container.layout(original_length, encoded),
+        "bits_per_byte": 8 * len(blob) / original_length if original_length else None,
+        "params_total": None,
+        "params_nonzero": None,
+        "checksum": content_checksum.hex(),
+    }
+    describe = getattr(_load(method_id), "describe", None)
+    if describe is not None:
+        facts.update(describe(encoded))
+    return facts

@@ -1,0 +1,416 @@
+"""The ``mdlzip`` command: gzip/zstd-style file handling around the API.
+
+Only this module prints. The file rules, as in zstd:
+- ``FILE`` becomes ``FILE.mdlz``; ``-`` or no file reads stdin and writes stdout;
+- the source is kept unless ``--rm``, which deletes it only after the output has
+  been written, synced and read back intact, and never when writing to stdout;
+- an existing file is never overwritten without ``-f``, output is never the
+  input, compressed data is never written to a terminal without ``-f``;
+- output goes to a temporary file in the target folder, then is renamed, so an
+  error or Ctrl-C leaves no partial file;
+- every error is one line ``mdlzip: FILE: reason`` on stderr; exit 1 if any
+  file failed (the others are still processed), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from typing import Callable, Optional
+
+import click
+from tqdm import tqdm
+
+from . import api
+from .errors import MdlzipError
+
+SUFFIX = ".mdlz"
+STDIO = "-"
+STDIN_NAME = "stdin"
+
+
+def _error(name: Optional[str], reason: str) -> None:
+    prefix = f"mdlzip: {name}: " if name else "mdlzip: "
+    click.echo(prefix + " ".join(reason.split()), err=True)  # always a single line
+
+
+def _reason(exc: BaseException, name: str) -> str:
+    """What went wrong, for the user: no traceback, whatever the exception."""
+    if isinstance(exc, MdlzipError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        if exc.filename and exc.strerror and exc.filename != name:
+            return f"{exc.filename}: {exc.strerror}"
+        return exc.strerror or str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _display(name: str) -> str:
+    return STDIN_NAME if name == STDIO else name
+
+
+class _Bar:
+    """A progress bar on stderr, fed by the API's progress(phase, done, total, info) callback."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.phase = None
+        self.bar = None
+
+    def __call__(self, phase: str, done: int, total: int, info: dict) -> None:
+        if phase != self.phase:
+            self.close()
+            self.phase = phase
+            self.bar = tqdm(total=total, desc=f"{self.label}: {phase}", leave=False, file=sys.stderr)
+        self.bar.n = done
+        self.bar.set_postfix(info, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@contextlib.contextmanager
+def _progress(label: str, quiet: bool):
+    """The progress callback for one file: a bar only where someone watches (a tty, no -q)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    bar = _Bar(label)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _refuse_existing(target: str, force: bool) -> None:
+    if not force and os.path.lexists(target):
+        raise MdlzipError(f"{target} already exists (use -f to overwrite)")
+
+
+def _check_target(source: str, target: str, force: bool) -> None:
+    if source != STDIO and os.path.exists(target) and os.path.samefile(source, target):
+        raise MdlzipError("output would overwrite the input")
+    _refuse_existing(target, force)
+
+
+def _read(name: str) -> bytes:
+    if name == STDIO:
+        return sys.stdin.buffer.read()
+    if not stat.S_ISREG(os.stat(name).st_mode):
+        raise MdlzipError("not a regular file")
+    with open(name, "rb") as f:
+        return f.read()
+
+
+def _write_stdout(data: bytes) -> None:
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`); point stdout at /dev/null so that the
+        # interpreter's final flush does not print a second, multi-line error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_file(target: str, data: bytes, force: bool, source: str) -> None:
+    """Write via a synced temporary file in the target's folder, renamed into place."""
+    folder = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if source == STDIO:
+            os.chmod(tmp, _new_file_mode())
+        else:
+            shutil.copystat(source, tmp)  # keep mode and times, as gzip and zstd do
+        # Checked again: a slow compression leaves time for the file to appear.
+        _refuse_existing(target, force)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    # The rename must be durable before --rm may delete the source.
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _convert(
+    source: str,
+    target: str,
+    transform: Callable[[bytes], bytes],
+    *,
+    force: bool,
+    rm: bool,
+    binary_output: bool,
+    check: Optional[Callable[[bytes, bytes], None]] = None,
+) -> tuple[int, int]:
+    """source -> transform -> target under the file rules; returns (bytes in, bytes out).
+
+    ``check(data, result)`` must pass before ``--rm`` deletes the source.
+    """
+    if target == STDIO:
+        if rm:
+            raise MdlzipError("--rm is refused when writing to standard output")
+        if binary_output and not force and sys.stdout.isatty():
+            raise MdlzipError("refusing to write compressed data to a terminal (use -f to force)")
+    else:
+        _check_target(source, target, force)
+    data = _read(source)
+    result = transform(data)
+    if target == STDIO:
+        _write_stdout(result)
+    else:
+        _write_file(target, result, force, source)
+    if rm and source != STDIO:
+        try:
+            with open(target, "rb") as f:
+                if f.read() != result:
+                    raise MdlzipError(f"{target} reads back differently; source kept")
+            if check is not None:
+                check(data, result)
+        except BaseException:
+            os.unlink(target)  # an output that failed verification is worse than none
+            raise
+        os.unlink(source)
+    return len(data), len(result)
+
+
+def _run(names: tuple, each: Callable[[str], None]) -> int:
+    """Apply each() to every input, reporting errors one per line; the exit status."""
+    status = 0
+    for name in names or (STDIO,):
+        try:
+            each(name)
+        except KeyboardInterrupt:
+            _error(_display(name), "interrupted")
+            return 1
+        except Exception as exc:  # noqa: BLE001 - any failure becomes one line, never a traceback
+            _error(_display(name), _reason(exc, name))
+            status = 1
+    return status
+
+
+def _single_output(names: tuple, output: Optional[str], stdout: bool) -> Optional[str]:
+    """The one explicit output (-o or -c), or None when each input names its own."""
+    if output is not None and stdout:
+        raise click.UsageError("use either -o or -c, not both")
+    explicit = STDIO if stdout else output
+    if output is not None and len(names) > 1:
+        raise click.UsageError("-o takes a single input file")
+    return explicit
+
+
+def _summary(name: str, size_in: int, size_out: int) -> str:
+    return f"{_display(name)}: {size_in} -> {size_out} bytes"
+
+
+# Options shared by several commands.
+_quiet = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages except errors.")
+_verbose = click.option("-v", "--verbose", is_flag=True, help="Report each file's sizes.")
+_force = click.option("-f", "--force", is_flag=True, help="Overwrite files; write compressed data to a terminal.")
+_rm = click.option("--rm", is_flag=True, help="Delete the source after a verified success.")
+_stdout = click.option("-c", "--stdout", "stdout", is_flag=True, help="Write to standard output.")
+_output = click.option("-o", "--output", metavar="OUT", help="Output file (single input only; - for stdout).")
+
+
+def _file_options(command):
+    """The options of the commands that write output: -o, -c, -f, --rm, -q, -v."""
+    for option in reversed((_output, _stdout, _force, _rm, _quiet, _verbose)):
+        command = option(command)
+    return command
+
+
+_threads = click.option(
+    "-T", "--threads", type=click.IntRange(min=0), default=None, help="Torch threads (0: all cores)."
+)
+_device = click.option(
+    "--device", type=click.Choice(api.DEVICES), default="auto", show_default=True, help="Where torch runs."
+)
+
+
+def _torch_threads(threads: Optional[int]) -> Optional[int]:
+    return os.cpu_count() if threads == 0 else threads
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mdlzip", prog_name="mdlzip")
+@click.pass_context
+def cli(ctx: click.Context) -> int:
+    """Lossless compression by minimum description length."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+    return 0
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path())
+@_file_options
+@click.option("--level", type=click.IntRange(1, 9), default=6, show_default=True, help="Effort: 1 fast .. 9 best.")
+@_threads
+@_device
+@click.option(
+    "--method",
+    type=click.Choice(api.METHOD_CHOICES),
+    default="auto",
+    show_default=True,
+    help="auto: the smallest archive among the available methods.",
+)
+def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method) -> int:
+    """Compress FILES to FILE.mdlz (stdin to stdout with no FILES or -)."""
+    if stdout and len(files) > 1:
+        raise click.UsageError("-c takes a single input file when compressing (archives do not concatenate)")
+    explicit = _single_output(files, output, stdout)
+    threads = _torch_threads(threads)
+    settings = dict(method=method, level=level, device=device, threads=threads)
+
+    def check(data: bytes, archive: bytes) -> None:
+        if api.decompress(archive, device=device, threads=threads) != data:
+            raise MdlzipError("the archive does not decode to the input; source kept")
+
+    def each(name: str) -> None:
+        if name != STDIO and name.endswith(SUFFIX) and not force:
+            raise MdlzipError(f"already has the {SUFFIX} suffix (use -f to compress it again)")
+        target = explicit or (STDIO if name == STDIO else name + SUFFIX)
+        with _progress(_display(name), quiet) as progress:
+            sizes = _convert(
+                name,
+                target,
+                lambda data: api.compress(data, progress=progress, **settings),
+                force=force,
+                rm=rm,
+                binary_output=True,
+                check=check,
+            )
+        if verbose and not quiet:
+            rate = f" ({8 * sizes[1] / sizes[0]:.3f} bits/byte)" if sizes[0] else ""
+            click.echo(_summary(name, *sizes) + rate, err=True)
+
+    return _run(files, each)
+
+
+@cli.command()
+@click.argument("archives", nargs=-1, type=click.Path())
+@_file_options
+@_threads
+@_device
+def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, device) -> int:
+    """Decompress ARCHIVES (FILE.mdlz to FILE; stdin to stdout with none or -)."""
+    explicit = _single_output(archives, output, stdout)
+    threads = _torch_threads(threads)
+
+    def each(name: str) -> None:
+        if explicit:
+            target = explicit
+        elif name == STDIO:
+            target = STDIO
+        elif name.endswith(SUFFIX) and len(name) > len(SUFFIX):
+            target = name[: -len(SUFFIX)]
+        else:
+            raise MdlzipError(f"unknown suffix, expected {SUFFIX} (use -o or -c to name the output)")
+        with _progress(_display(name), quiet) as progress:
+            sizes = _convert(
+                name,
+                target,
+                lambda blob: api.decompress(blob, device=device, threads=threads, progress=progress),
+                force=force,
+                rm=rm,
+                binary_output=False,
+            )
+        if verbose and not quiet:
+            click.echo(_summary(name, *sizes), err=True)
+
+    return _run(archives, each)
+
+
+@cli.command("test")
+@click.argument("archives", nargs=-1, type=click.Path())
+@_quiet
+@_verbose
+@_threads
+@_device
+def verify_archives(archives, quiet, verbose, threads, device) -> int:
+    """Decode ARCHIVES fully and verify them; write nothing. Exit 0 only if all are intact."""
+    threads = _torch_threads(threads)
+
+    def each(name: str) -> None:
+        with _progress(_display(name), quiet) as progress:
+            api.verify(_read(name), device=device, threads=threads, progress=progress)
+        if verbose and not quiet:
+            click.echo(f"{_display(name)}: OK", err=True)
+
+    return _run(archives, each)
+
+
+def _format(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+@cli.command()
+@click.argument("archive", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object.")
+@_verbose
+def info(archive, as_json, verbose) -> int:
+    """Show an archive's method, sizes and model facts without decoding it."""
+
+    def each(name: str) -> None:
+        facts = api.info(_read(name))
+        if as_json:
+            click.echo(json.dumps(facts, indent=2))
+            return
+        # The content checksum is for the curious (-v); JSON always carries everything.
+        shown = {k: v for k, v in facts.items() if verbose or k != "checksum"}
+        width = max(len(k) for k in shown)
+        for key, value in shown.items():
+            click.echo(f"{key.replace('_', ' '):<{width}}  {_format(value)}")
+
+    return _run((archive,), each)
+
+
+def main(args: Optional[list] = None) -> None:
+    """The console entry point: run a command, exit 0 on success and 1 on any error."""
+    try:
+        # make_context + invoke rather than cli.main(): click's main turns Ctrl-C into
+        # Abort after printing a blank line, and usage errors into several lines.
+        with cli.make_context("mdlzip", sys.argv[1:] if args is None else list(args)) as ctx:
+            status = cli.invoke(ctx)
+    except click.exceptions.Exit as exc:  # --help, --version
+        status = exc.exit_code
+    except click.ClickException as exc:  # usage errors: one line like all others
+        _error(None, exc.format_message())
+        status = 1
+    except KeyboardInterrupt:
+        _error(None, "interrupted")
+        status = 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback
+        _error(None, _reason(exc, ""))
+        status = 1
+    sys.exit(status or 0)

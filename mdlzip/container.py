@@ -1,0 +1,156 @@
+"""The archive container of FORMAT.md: fixed fields, three length-prefixed sections, CRC32.
+
+Pure Python on purpose: a damaged or hostile archive is rejected here, before any
+method (and so before torch or a model) is involved. The reader never trusts a
+length: each one is checked against its limit and against the bytes that remain
+before anything is sliced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+
+from .errors import MdlzipError
+from .methods import NAMES, Encoded
+
+MAGIC = b"\x89MDZ"
+FORMAT_VERSION = 1
+CHECKSUM_BYTES = 8
+CRC_BYTES = 4
+# 1 TiB: far beyond what an in-memory compressor handles, small enough that a
+# corrupt length field can never ask for an absurd allocation.
+MAX_LENGTH = 1 << 40
+# A LEB128 number up to MAX_LENGTH takes at most 6 bytes; FORMAT.md allows 10 so
+# that the limit can grow in a later version without changing the encoding.
+MAX_VARINT_BYTES = 10
+SECTIONS = ("header", "model", "data")
+
+_METHOD_IDS = frozenset(NAMES.values())
+
+
+def checksum(data: bytes) -> bytes:
+    """The content checksum stored in the archive: BLAKE2b with an 8-byte digest."""
+    return hashlib.blake2b(data, digest_size=CHECKSUM_BYTES).digest()
+
+
+def encode_uvarint(value: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, least significant first, high bit = more follows."""
+    if not 0 <= value <= MAX_LENGTH:
+        raise MdlzipError(f"length {value} outside 0..{MAX_LENGTH}")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _fixed_fields(method_id: int, original_length: int, content_checksum: bytes) -> bytes:
+    if method_id not in _METHOD_IDS:
+        raise MdlzipError(f"unknown method id {method_id}")
+    if len(content_checksum) != CHECKSUM_BYTES:
+        raise MdlzipError(f"checksum must be {CHECKSUM_BYTES} bytes")
+    return MAGIC + bytes([FORMAT_VERSION, method_id]) + encode_uvarint(original_length) + content_checksum
+
+
+def _section(payload: bytes) -> bytes:
+    return encode_uvarint(len(payload)) + payload
+
+
+def pack(method_id: int, original_length: int, content_checksum: bytes, encoded: Encoded) -> bytes:
+    """The complete archive for one encoded input."""
+    body = _fixed_fields(method_id, original_length, content_checksum) + b"".join(
+        _section(getattr(encoded, name)) for name in SECTIONS
+    )
+    return body + zlib.crc32(body).to_bytes(CRC_BYTES, "little")
+
+
+def layout(original_length: int, encoded: Encoded) -> dict:
+    """The archive's exact byte split; the three numbers sum to the archive size.
+
+    header_bytes holds everything that is not model or data: the fixed fields, the
+    header section with its length prefix and the trailing CRC32. model_bytes and
+    data_bytes are those sections with their length prefixes.
+    """
+    fixed = len(MAGIC) + 2 + len(encode_uvarint(original_length)) + CHECKSUM_BYTES + CRC_BYTES
+    return {
+        "header_bytes": fixed + len(_section(encoded.header)),
+        "model_bytes": len(_section(encoded.model)),
+        "data_bytes": len(_section(encoded.data)),
+    }
+
+
+class _Reader:
+    """Reads the archive body (everything before the CRC32), refusing to run past its end."""
+
+    def __init__(self, body: memoryview):
+        self.body = body
+        self.pos = 0
+
+    def remaining(self) -> int:
+        return len(self.body) - self.pos
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > self.remaining():
+            raise MdlzipError(f"truncated archive: {what} needs {n} bytes, {self.remaining()} remain")
+        chunk = bytes(self.body[self.pos : self.pos + n])
+        self.pos += n
+        return chunk
+
+    def uvarint(self, what: str) -> int:
+        value = 0
+        for i in range(MAX_VARINT_BYTES):
+            (byte,) = self.take(1, what)
+            value |= (byte & 0x7F) << (7 * i)
+            if value > MAX_LENGTH:
+                raise MdlzipError(f"corrupt archive: {what} exceeds the limit of {MAX_LENGTH} bytes")
+            if not byte & 0x80:
+                # A zero final byte after others means a padded (non-minimal) encoding;
+                # accepting it would give one archive several spellings.
+                if byte == 0 and i > 0:
+                    raise MdlzipError(f"corrupt archive: non-minimal encoding of {what}")
+                return value
+        raise MdlzipError(f"corrupt archive: {what} is longer than {MAX_VARINT_BYTES} bytes")
+
+
+def unpack(blob: bytes) -> tuple[int, int, bytes, Encoded]:
+    """Check an archive's structure and CRC32; return (method_id, original_length, checksum, Encoded).
+
+    Decoding the data and verifying the content checksum is the caller's job
+    (``api.decompress``), since that needs the method.
+    """
+    view = memoryview(blob)
+    if bytes(view[: len(MAGIC)]) != MAGIC:
+        if 0 < len(view) < len(MAGIC) and MAGIC.startswith(bytes(view)):
+            raise MdlzipError("truncated archive: shorter than the magic number")
+        raise MdlzipError("not an mdlzip archive (bad magic number)")
+    if len(view) < len(MAGIC) + 1:
+        raise MdlzipError("truncated archive: no format version")
+    version = view[len(MAGIC)]
+    if version != FORMAT_VERSION:
+        raise MdlzipError(f"unsupported format version {version} (this mdlzip reads version {FORMAT_VERSION})")
+    if len(view) < len(MAGIC) + 2 + CRC_BYTES:
+        raise MdlzipError("truncated archive: shorter than the fixed fields")
+
+    reader = _Reader(view[:-CRC_BYTES])
+    reader.take(len(MAGIC) + 1, "magic and version")
+    (method_id,) = reader.take(1, "method id")
+    if method_id not in _METHOD_IDS:
+        raise MdlzipError(f"unknown method id {method_id}")
+    original_length = reader.uvarint("original length")
+    content_checksum = reader.take(CHECKSUM_BYTES, "content checksum")
+    sections = {}
+    for name in SECTIONS:
+        size = reader.uvarint(f"{name} section length")
+        sections[name] = reader.take(size, f"{name} section")
+    if reader.remaining():
+        raise MdlzipError(f"corrupt archive: {reader.remaining()} unexpected bytes after the data section")
+
+    stored_crc = int.from_bytes(view[-CRC_BYTES:], "little")
+    if zlib.crc32(reader.body) != stored_crc:
+        raise MdlzipError("archive is damaged: CRC32 mismatch")
+    return method_id, original_length, content_checksum, Encoded(**sections)

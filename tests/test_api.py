@@ -1,0 +1,240 @@
+"""The Python API: options, method choice (auto), decoding checks, info."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import types
+
+import pytest
+
+import mdlzip
+from mdlzip import api, container
+from mdlzip.errors import MdlzipError
+from mdlzip.methods import Encoded
+
+from conftest import sample_text
+
+INFO_KEYS = {
+    "method", "format_version", "original_bytes", "archive_bytes", "header_bytes", "model_bytes",
+    "data_bytes", "bits_per_byte", "params_total", "params_nonzero",
+}
+
+
+def make_neural(min_input=1000, data_cost=0):
+    """A stand-in neural method: its archive costs 2 model bytes and data_cost data bytes.
+
+    It records every call so tests can see whether auto tried it and with what options.
+    """
+    module = types.ModuleType("mdlzip.methods.neural")
+    module.METHOD_ID, module.NAME, module.MIN_INPUT = 2, "neural", min_input
+    module.calls, module.store = [], {}
+
+    def encode(data, options):
+        module.calls.append(options)
+        if options.progress:
+            options.progress("train", 1, 2, {"bpb": 1.5})
+        module.store[len(data)] = data
+        return Encoded(header=b"h", model=b"mm", data=b"d" * data_cost)
+
+    def decode(encoded, length, options):
+        return module.store[length]
+
+    module.encode, module.decode = encode, decode
+    module.describe = lambda encoded: {"params_total": 10, "params_nonzero": 3, "architecture": "fake"}
+    return module
+
+
+@pytest.fixture
+def neural(monkeypatch):
+    module = make_neural()
+    monkeypatch.setitem(sys.modules, "mdlzip.methods.neural", module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def no_neural(monkeypatch):
+    """These tests pin the API's own behaviour, so the real neural method stays out of them.
+
+    None in sys.modules makes the import raise ImportError, as if the module did not
+    exist; the ``neural`` fixture replaces it with the stand-in.
+    """
+    monkeypatch.setitem(sys.modules, "mdlzip.methods.neural", None)
+
+
+def method_of(archive: bytes) -> str:
+    return mdlzip.info(archive)["method"]
+
+
+@pytest.mark.parametrize("method", ["auto", "stored", "zstd"])
+@pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)) * 40, sample_text()])
+def test_round_trip(method, data):
+    archive = mdlzip.compress(data, method=method)
+    assert mdlzip.decompress(archive) == data
+    assert mdlzip.verify(archive) == len(data)
+
+
+def test_accepts_bytearray_and_memoryview():
+    data = sample_text(1000)
+    assert mdlzip.decompress(mdlzip.compress(bytearray(data))) == data
+    assert mdlzip.decompress(mdlzip.compress(memoryview(data))) == data
+
+
+@pytest.mark.parametrize("level", [0, 10, -1, "6", 6.0, None])
+def test_level_must_be_1_to_9(level):
+    with pytest.raises(MdlzipError, match="level"):
+        mdlzip.compress(b"abc", level=level)
+
+
+@pytest.mark.parametrize("level", range(1, 10))
+def test_every_level_works(level):
+    assert mdlzip.decompress(mdlzip.compress(b"abc" * 100, level=level)) == b"abc" * 100
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"method": "lzma"}, "unknown method"),
+        ({"device": "tpu"}, "unknown device"),
+        ({"threads": 0}, "threads"),
+        ({"threads": "2"}, "threads"),
+    ],
+)
+def test_invalid_options(options, words):
+    with pytest.raises(MdlzipError, match=words):
+        mdlzip.compress(b"abc", **options)
+
+
+def test_decompress_validates_options():
+    archive = mdlzip.compress(b"abc")
+    with pytest.raises(MdlzipError, match="unknown device"):
+        mdlzip.decompress(archive, device="tpu")
+
+
+def test_auto_picks_the_smallest_classic():
+    assert method_of(mdlzip.compress(b"")) == "stored"
+    assert method_of(mdlzip.compress(random.Random(0).randbytes(10_000))) == "stored"
+    assert method_of(mdlzip.compress(sample_text())) == "zstd"
+
+
+def test_auto_is_never_larger_than_any_method():
+    for data in (b"", b"q", random.Random(1).randbytes(5000), sample_text()):
+        sizes = [len(mdlzip.compress(data, method=m)) for m in ("stored", "zstd")]
+        assert len(mdlzip.compress(data)) == min(sizes)
+
+
+def test_empty_input_overhead_is_22_bytes():
+    assert len(mdlzip.compress(b"")) == 22
+
+
+def test_neural_missing_gives_a_clean_error():
+    with pytest.raises(MdlzipError, match="method 'neural' is not available"):
+        mdlzip.compress(b"abc" * 1000, method="neural")
+    archive = container.pack(2, 3, container.checksum(b"abc"), Encoded(model=b"m", data=b"d"))
+    with pytest.raises(MdlzipError, match="method 'neural' is not available"):
+        mdlzip.decompress(archive)
+    assert mdlzip.info(archive)["method"] == "neural"
+
+
+def test_auto_uses_neural_when_available_and_smaller(neural):
+    data = sample_text(5000)
+    archive = mdlzip.compress(data)
+    assert method_of(archive) == "neural"
+    assert mdlzip.decompress(archive) == data
+
+
+def test_auto_skips_neural_below_its_minimum_input(neural):
+    archive = mdlzip.compress(sample_text(999))
+    assert method_of(archive) == "zstd"
+    assert neural.calls == []
+
+
+def test_auto_treats_missing_min_input_as_unavailable(neural):
+    del neural.MIN_INPUT
+    assert method_of(mdlzip.compress(sample_text(5000))) == "zstd"
+    assert neural.calls == []
+
+
+def test_auto_ties_go_to_the_simpler_method(monkeypatch):
+    data = random.Random(2).randbytes(3000)  # stored is best among the classics
+    # stored: data section 2 + 3000 bytes; the stand-in: header 1+1, model 1+2, data 2 + 2997.
+    monkeypatch.setitem(sys.modules, "mdlzip.methods.neural", make_neural(data_cost=2997))
+    assert len(mdlzip.compress(data, method="neural")) == len(mdlzip.compress(data, method="stored"))
+    assert method_of(mdlzip.compress(data)) == "stored"
+
+
+def test_options_reach_the_method(neural):
+    seen = []
+    mdlzip.compress(
+        sample_text(2000), method="neural", level=3, device="cpu", threads=2, seed=7,
+        progress=lambda *args: seen.append(args), steps=5,
+    )
+    (options,) = neural.calls
+    assert (options.level, options.device, options.threads, options.seed) == (3, "cpu", 2, 7)
+    assert options.extra == {"steps": 5}
+    assert seen == [("train", 1, 2, {"bpb": 1.5})]
+
+
+def test_info_keys_and_nulls():
+    data = sample_text()
+    archive = mdlzip.compress(data, method="zstd")
+    facts = mdlzip.info(archive)
+    assert INFO_KEYS <= set(facts)
+    assert facts["method"] == "zstd" and facts["format_version"] == 1
+    assert facts["original_bytes"] == len(data) and facts["archive_bytes"] == len(archive)
+    assert facts["header_bytes"] + facts["model_bytes"] + facts["data_bytes"] == len(archive)
+    assert facts["model_bytes"] == 1  # an empty model section is its one-byte length prefix
+    assert facts["bits_per_byte"] == pytest.approx(8 * len(archive) / len(data))
+    assert facts["params_total"] is None and facts["params_nonzero"] is None
+    assert facts["checksum"] == container.checksum(data).hex()
+
+
+def test_info_of_empty_input_has_no_bits_per_byte():
+    facts = mdlzip.info(mdlzip.compress(b""))
+    assert facts["bits_per_byte"] is None and facts["archive_bytes"] == 22
+
+
+def test_info_merges_the_method_description(neural):
+    facts = mdlzip.info(mdlzip.compress(sample_text(3000), method="neural"))
+    assert (facts["params_total"], facts["params_nonzero"], facts["architecture"]) == (10, 3, "fake")
+    assert facts["model_bytes"] == 3
+
+
+def test_wrong_content_checksum_is_caught_after_decoding():
+    data = b"hello world"
+    archive = container.pack(0, len(data), container.checksum(b"hello World"), Encoded(data=data))
+    with pytest.raises(MdlzipError, match="content checksum mismatch"):
+        mdlzip.decompress(archive)
+
+
+@pytest.mark.parametrize("method_id", [0, 1])
+def test_declared_length_must_match(method_id):
+    data = sample_text(1000)
+    encoded = api.methods.get(method_id).encode(data, api.Options())
+    for length in (len(data) - 1, len(data) + 1, container.MAX_LENGTH):
+        archive = container.pack(method_id, length, container.checksum(data), encoded)
+        with pytest.raises(MdlzipError, match="decoded"):
+            mdlzip.decompress(archive)
+
+
+def test_zstd_trailing_bytes_in_the_data_section_are_rejected():
+    data = sample_text(1000)
+    frame = mdlzip.methods.get("zstd").encode(data, api.Options()).data
+    archive = container.pack(1, len(data), container.checksum(data), Encoded(data=frame + b"junk"))
+    with pytest.raises(MdlzipError):
+        mdlzip.decompress(archive)
+
+
+def run_python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_classic_paths_never_import_torch_or_click():
+    out = run_python(
+        "import sys, mdlzip\n"
+        "a = mdlzip.compress(b'abc' * 100, method='zstd')\n"
+        "mdlzip.decompress(a); mdlzip.info(a)\n"
+        "print(sorted(m for m in ('torch', 'click', 'tqdm') if m in sys.modules))"
+    )
+    assert out.strip() == "[]"
