@@ -15,6 +15,13 @@ VOCAB = 256  # bytes
 BOS = 256  # input token standing for "no byte" before a segment's start
 N_TOKENS = VOCAB + 1
 MAX_PARAMS = 1 << 24
+RESID_MAX = (1 << 15) - 1  # the residual stream is int16 in the integer model
+ACT_MAX = 127  # every other activation site is int8 (ReLU outputs 0..127)
+
+
+def alibi_slopes(n_head: int) -> list[int]:
+    """Per-head slope exponents: head h's bias is -2**-s * distance, s = 8(h+1)/H."""
+    return [8 * (h + 1) // n_head for h in range(n_head)]
 
 
 @dataclass(frozen=True)

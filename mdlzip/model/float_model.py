@@ -15,15 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import N_TOKENS, VOCAB, ModelConfig
-
-RESID_MAX = (1 << 15) - 1  # the residual stream is int16 in the integer model
-ACT_MAX = 127  # every other activation site is int8 (ReLU outputs 0..127)
-
-
-def alibi_slopes(n_head: int) -> list[int]:
-    """Per-head slope exponents: head h's bias is -2**-s * distance, s = 8(h+1)/H."""
-    return [8 * (h + 1) // n_head for h in range(n_head)]
+from .config import ACT_MAX, N_TOKENS, RESID_MAX, VOCAB, ModelConfig, alibi_slopes
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import MdlzipError
-from .config import BOS, ModelConfig
-from .float_model import ACT_MAX, RESID_MAX, alibi_slopes
+from .config import ACT_MAX, BOS, RESID_MAX, ModelConfig, alibi_slopes
 from .tables import LOGIT_BITS, exp_table
 
 NORM_FRAC_BITS = 16  # extra precision of the RMSNorm constant

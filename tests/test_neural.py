@@ -1,0 +1,74 @@
+"""The neural method end to end, with tiny models so it runs in seconds."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mdlzip.errors import MdlzipError
+from mdlzip.methods import Encoded, Options, neural
+
+TINY_PLAN = {"d_model": 32, "n_layer": 1, "n_head": 2, "d_ff": 32, "window": 16, "steps": 40, "seq_len": 64}
+TEXT = Path(neural.__file__).read_bytes()[:6000]  # real source text
+
+
+@pytest.fixture(scope="module")
+def encoded() -> Encoded:
+    return neural.encode(TEXT, Options(seed=1, extra=dict(TINY_PLAN)))
+
+
+def test_round_trip(encoded):
+    assert neural.decode(encoded, len(TEXT), Options()) == TEXT
+
+
+def test_sections_and_description(encoded):
+    facts = neural.describe(encoded)
+    assert facts["params_total"] == 32 * (4 * 257 + 4 * 32 + 2 * 32 + 256)
+    assert 0 < facts["params_nonzero"] <= facts["params_total"]
+    assert facts["train_steps"] == 40 and facts["streams"] == neural.streams_for(len(TEXT))
+    assert len(encoded.data) < len(TEXT)  # even 40 steps learn something about source code
+
+
+def test_same_seed_same_model_and_data(encoded):
+    again = neural.encode(TEXT, Options(seed=1, extra=dict(TINY_PLAN)))
+    assert (again.model, again.data) == (encoded.model, encoded.data)  # the header also holds the training time
+
+
+def test_stream_layouts_round_trip():
+    for streams in (1, 5, 64):
+        enc = neural.encode(TEXT[:3000], Options(extra=dict(TINY_PLAN, steps=5, streams=streams)))
+        assert neural.decode(enc, 3000, Options()) == TEXT[:3000]
+
+
+def test_decoding_does_not_depend_on_threads(encoded):
+    before = torch.get_num_threads()
+    try:
+        outs = {neural.decode(encoded, len(TEXT), Options(threads=t)) for t in (1, 2)}
+    finally:
+        torch.set_num_threads(before)
+    assert outs == {TEXT}
+
+
+def test_bad_header_is_rejected(encoded):
+    for header in (b"", encoded.header[:-1], encoded.header + b"\0", b"\xff" * len(encoded.header)):
+        with pytest.raises(MdlzipError):
+            neural.decode(Encoded(header, encoded.model, encoded.data), len(TEXT), Options())
+
+
+def test_decoder_path_imports_no_trainer(encoded, tmp_path):
+    """Decoding needs no optimizer and no float model: the import graph says so."""
+    for name, part in (("h", encoded.header), ("m", encoded.model), ("d", encoded.data)):
+        (tmp_path / name).write_bytes(part)
+    code = f"""
+import sys
+from pathlib import Path
+from mdlzip.methods import Encoded, Options, neural
+p = Path({str(tmp_path)!r})
+enc = Encoded((p / "h").read_bytes(), (p / "m").read_bytes(), (p / "d").read_bytes())
+assert len(neural.decode(enc, {len(TEXT)}, Options())) == {len(TEXT)}
+loaded = [m for m in sys.modules if m.startswith(("mdlzip.train", "mdlzip.model.float_model", "mdlzip.model.convert"))]
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
