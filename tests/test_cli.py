@@ -20,6 +20,15 @@ from conftest import MDLZIP, assert_one_line_error, run_process, sample_text
 TEXT = sample_text(30_000)
 
 
+@pytest.fixture(autouse=True)
+def no_neural(monkeypatch):
+    """These tests pin file handling, which is the same for every method; training a
+    model for each of them would only slow them down. test_neural_cli.py runs the
+    command with the real neural method."""
+    monkeypatch.setitem(sys.modules, "mdlzip.methods.neural", None)
+
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A folder holding one input file, a.txt; the current directory during the test."""
