@@ -1,0 +1,56 @@
+"""The command with the real neural method, on small inputs at level 1 (seconds, not minutes)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import mdlzip
+
+from conftest import run_process
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEXT = (Path(mdlzip.__file__).parent / "model" / "int_model.py").read_bytes()[:6000]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("neural")
+    (d / "a.txt").write_bytes(TEXT)
+    return d
+
+
+def test_round_trip_and_info(workdir):
+    assert run_process("compress", "-q", "--method", "neural", "--level", "1", "-o", "n.mdlz", "a.txt", cwd=workdir).code == 0
+    facts = json.loads(run_process("info", "--json", "n.mdlz", cwd=workdir).out)
+    assert facts["method"] == "neural" and facts["original_bytes"] == len(TEXT)
+    assert facts["header_bytes"] + facts["model_bytes"] + facts["data_bytes"] == (workdir / "n.mdlz").stat().st_size
+    assert 0 < facts["params_nonzero"] <= facts["params_total"]
+    assert run_process("test", "n.mdlz", cwd=workdir).code == 0
+    out = run_process("decompress", "-c", "n.mdlz", cwd=workdir)
+    assert (out.code, out.out) == (0, TEXT)
+
+
+@pytest.mark.parametrize("enc_threads,dec_threads", [("1", "2"), ("2", "1")])
+def test_archives_decode_at_any_thread_count(workdir, enc_threads, dec_threads):
+    name = f"t{enc_threads}.mdlz"
+    assert run_process("compress", "-q", "-T", enc_threads, "--method", "neural", "--level", "1", "-o", name, "a.txt", cwd=workdir).code == 0
+    out = run_process("decompress", "-q", "-T", dec_threads, "-c", name, cwd=workdir)
+    assert (out.code, out.out) == (0, TEXT)
+
+
+def test_auto_is_never_worse_than_the_classic_methods(workdir):
+    auto = mdlzip.compress(TEXT, level=1)
+    assert mdlzip.decompress(auto) == TEXT
+    assert len(auto) <= min(len(mdlzip.compress(TEXT, method=m)) for m in ("stored", "zstd"))
+
+
+@pytest.mark.parametrize("archive", sorted(p.name for p in FIXTURES.glob("*.mdlz")))
+def test_archives_from_earlier_versions_still_decode(archive):
+    """Format stability: these archives were written by an earlier commit and are never regenerated."""
+    original = (FIXTURES / "sample.txt").read_bytes()
+    assert mdlzip.decompress((FIXTURES / archive).read_bytes()) == original
+
+
+def test_fixtures_cover_every_method():
+    assert {mdlzip.info((FIXTURES / p.name).read_bytes())["method"] for p in FIXTURES.glob("*.mdlz")} == {"stored", "zstd", "neural"}
