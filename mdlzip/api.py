@@ -121,7 +121,7 @@ def info(blob: bytes) -> dict:
     """Facts about an archive without decoding its data.
 
     The container (including its CRC32) is checked. Keys not applicable to the
-    method are None; a method with a ``describe(encoded)`` adds its own facts.
+    method are None; a method with a ``describe(encoded, original_length)`` adds its own facts.
     """
     method_id, original_length, content_checksum, encoded = container.unpack(blob)
     facts = {
@@ -137,5 +137,5 @@ def info(blob: bytes) -> dict:
     }
     describe = getattr(_load(method_id), "describe", None)
     if describe is not None:
-        facts.update(describe(encoded))
+        facts.update(describe(encoded, original_length))
     return facts

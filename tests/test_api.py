@@ -42,7 +42,7 @@ def make_neural(min_input=1000, data_cost=0):
         return module.store[length]
 
     module.encode, module.decode = encode, decode
-    module.describe = lambda encoded: {"params_total": 10, "params_nonzero": 3, "architecture": "fake"}
+    module.describe = lambda encoded, original_length: {"params_total": 10, "params_nonzero": 3, "architecture": "fake"}
     return module
 
 

@@ -19,13 +19,42 @@ def test_round_trip_is_exact():
         assert (r.mant, r.exp) == (q.mant, q.exp) and torch.equal(r.values, q.values)
 
 
-def test_size_is_close_to_the_empirical_entropy():
-    w = random_int_weights()
-    for q in w.weights.values():  # a constant tensor codes to nothing but its histogram
-        q.values[: q.values.shape[0] // 4] = 0
+def sparse_weights(density: float, seed: int = 0):
+    """Random weights pruned to a density, with dead rows and columns as pruning leaves them."""
+    w = random_int_weights(seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    for q in w.weights.values():
+        keep = torch.rand(q.values.shape, generator=gen) < density
+        keep[: q.values.shape[0] // 5] = False  # dead rows
+        keep[:, : q.values.shape[1] // 7] = False  # dead columns
+        q.values *= keep
+    return w
+
+
+@pytest.mark.parametrize("density", [1.0, 0.3, 0.05])
+def test_size_is_within_3_percent_of_the_codelength_its_models_assign(density):
+    w = sparse_weights(density)
     raw = weight_codec.encode(w)
-    ideal = weight_codec.entropy_bits(w) / 8
-    assert ideal < len(raw) < ideal * 1.08 + 200  # histograms and scales cost a few bytes per tensor
+    back = weight_codec.decode(raw, TINY)
+    assert all(torch.equal(back.weights[n].values, q.values) for n, q in w.weights.items())
+    stats = weight_codec.measure(w)
+    stream_bits = sum(s.mask_bits + s.value_bits for s in stats)
+    assert stream_bits / 8 < len(raw) < 1.03 * stream_bits / 8 + weight_codec.table_bytes(w) + 8
+
+
+def test_mask_costs_about_the_binary_entropy_per_nonzero():
+    """Unstructured random masks cannot beat H(rho); the adaptive contexts must not lose much either."""
+    import math
+
+    w = sparse_weights(0.1, seed=3)
+    for s in weight_codec.measure(w):
+        live = w.weights[s.name].values.any(1)
+        n = int(live.sum()) * w.weights[s.name].values.shape[1]
+        if s.nonzero < 50:
+            continue
+        rho = s.nonzero / n
+        h = -(rho * math.log2(rho) + (1 - rho) * math.log2(1 - rho))
+        assert s.mask_bits < 1.15 * n * h + 64
 
 
 def _decode_or_reject(raw: bytes):

@@ -6,7 +6,8 @@ Every method is a module with ``METHOD_ID`` (the byte stored in the archive),
     encode(data: bytes, options: Options) -> Encoded
     decode(encoded: Encoded, original_length: int, options: Options) -> bytes
 
-and optionally ``describe(encoded) -> dict`` for model facts shown by ``info``.
+and optionally ``describe(encoded, original_length) -> dict`` for model facts
+shown by ``info``.
 The three parts map one-to-one onto the archive's sections, so the archive size
 is exactly header + model + data (plus the container's fixed fields), which is
 the two-part MDL codelength.

@@ -9,6 +9,7 @@ integer weights (``coding.weight_codec``). Data section: the range-coded bytes
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -46,22 +47,29 @@ def streams_for(n: int) -> int:
     return max(1, min(512, math.ceil(n / 2048)))
 
 
-def _header(cfg: ModelConfig, streams: int, steps: int, train_ms: int) -> bytes:
-    out = bytearray(cfg.to_bytes())
-    for v in (streams, steps, train_ms):
-        put_uint(out, v)
-    return bytes(out)
+@dataclass(frozen=True)
+class Header:
+    cfg: ModelConfig
+    streams: int
+    # Informational, for ``info``: never used to decode.
+    train_steps: int
+    train_ms: int
+    float_mbpb: int  # the float model's codelength before quantization, in 1/1000 bit per byte (0: not measured)
 
+    def to_bytes(self) -> bytes:
+        out = bytearray(self.cfg.to_bytes())
+        for v in (self.streams, self.train_steps, self.train_ms, self.float_mbpb):
+            put_uint(out, v)
+        return bytes(out)
 
-def _parse_header(raw: bytes) -> tuple[ModelConfig, int, int, int]:
-    r = Reader(raw, "neural header")
-    cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
-    streams = r.uint(MAX_STREAMS)
-    steps = r.uint(1 << 40)
-    train_ms = r.uint(1 << 40)
-    if streams < 1 or r.rest():
-        r.fail("bad stream count or trailing bytes")
-    return cfg, streams, steps, train_ms
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "Header":
+        r = Reader(raw, "neural header")
+        cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
+        header = cls(cfg, r.uint(MAX_STREAMS), r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20))
+        if header.streams < 1 or r.rest():
+            r.fail("bad stream count or trailing bytes")
+        return header
 
 
 def _progress(options: Options, phase: str, total: int):
@@ -91,36 +99,40 @@ def encode(data: bytes, options: Options) -> Encoded:
         if options.progress:
             options.progress("train", step, steps, info)
 
-    result = train(data, cfg, plan, device, train_progress)
+    streams = int(options.extra.get("streams", streams_for(len(data))))
+    result = train(data, cfg, plan, device, train_progress, streams)
     model_bytes = weight_codec.encode(to_integer(result.model))
     # Code with exactly what the decoder will rebuild from the archive.
     engine = IntModel(weight_codec.decode(model_bytes, cfg), device)
-    streams = int(options.extra.get("streams", streams_for(len(data))))
     with torch.inference_mode():
         chunk = min(cfg.window, max(8, 16384 // streams))
         data_bytes = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)))
-    return Encoded(_header(cfg, streams, result.steps, int(result.seconds * 1000)), model_bytes, data_bytes)
+    float_mbpb = 0 if math.isnan(result.float_bpb) else round(result.float_bpb * 1000)
+    header = Header(cfg, streams, result.steps, int(result.seconds * 1000), float_mbpb)
+    return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
 def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
-    cfg, streams, _, _ = _parse_header(encoded.header)
+    header = Header.from_bytes(encoded.header)
     device = pick_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
-    engine = IntModel(weight_codec.decode(encoded.model, cfg), device)
-    return data_coder.decode(encoded.data, engine, original_length, streams, progress=_progress(options, "decode", original_length))
+    engine = IntModel(weight_codec.decode(encoded.model, header.cfg), device)
+    return data_coder.decode(encoded.data, engine, original_length, header.streams, progress=_progress(options, "decode", original_length))
 
 
-def describe(encoded: Encoded) -> dict:
-    cfg, streams, steps, train_ms = _parse_header(encoded.header)
-    w = weight_codec.decode(encoded.model, cfg)
+def describe(encoded: Encoded, original_length: int) -> dict:
+    header = Header.from_bytes(encoded.header)
+    w = weight_codec.decode(encoded.model, header.cfg)
     return {
-        "params_total": cfg.n_params(),
+        "params_total": header.cfg.n_params(),
         "params_nonzero": int(sum(int((q.values != 0).sum()) for q in w.weights.values())),
-        "architecture": cfg.describe(),
-        "streams": streams,
-        "train_steps": steps,
-        "train_seconds": train_ms / 1000,
+        "architecture": header.cfg.describe(),
+        "streams": header.streams,
+        "train_steps": header.train_steps,
+        "train_seconds": header.train_ms / 1000,
+        "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,
+        "integer_bpb": 8 * len(encoded.data) / original_length if original_length else None,
     }
 
 

@@ -17,6 +17,7 @@ N_TOKENS = VOCAB + 1
 MAX_PARAMS = 1 << 24
 RESID_MAX = (1 << 15) - 1  # the residual stream is int16 in the integer model
 ACT_MAX = 127  # every other activation site is int8 (ReLU outputs 0..127)
+ACT_EXP_MIN, ACT_EXP_MAX = -8, 20  # activation scales 2**-exp; the range keeps integer arithmetic in bounds
 
 
 def alibi_slopes(n_head: int) -> list[int]:

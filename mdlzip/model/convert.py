@@ -9,15 +9,17 @@ from .float_model import ByteTransformer
 from .int_model import WEIGHT_MAX, IntWeights, QTensor
 
 
-def to_integer(model: ByteTransformer) -> IntWeights:
+def to_integer(model: ByteTransformer, steps: dict[str, tuple[int, int]] | None = None) -> IntWeights:
     """Round each weight to its quantization step and read each activation site's scale.
 
     The model must have been through quantization-aware training (steps set and
     sites calibrated), so its fake-quantized forward pass is what this encodes.
+    ``steps`` (name -> (mant, exp)) overrides the layers' own steps, to price a
+    quantization during training without switching fake-quant on.
     """
     weights = {}
     for name, layer in model.named_weights().items():
-        mant, exp = (int(v) for v in layer.step)
+        mant, exp = steps[name] if steps else (int(v) for v in layer.step)
         if mant == 0:
             raise MdlzipError(f"{name} has no quantization step: run quantization-aware training first")
         w = (layer.weight * layer.mask).detach().double().cpu()

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import ACT_MAX, N_TOKENS, RESID_MAX, VOCAB, ModelConfig, alibi_slopes
+from .config import ACT_EXP_MAX, ACT_EXP_MIN, ACT_MAX, N_TOKENS, RESID_MAX, VOCAB, ModelConfig, alibi_slopes
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -37,7 +37,7 @@ class ActQuant(nn.Module):
     def calibrate(self):
         """Largest power-of-two scale whose grid still covers the observed range."""
         amax = max(float(self.amax), 1e-8)
-        self.exp.fill_(math.floor(math.log2(self.hi / amax)))
+        self.exp.fill_(min(ACT_EXP_MAX, max(ACT_EXP_MIN, math.floor(math.log2(self.hi / amax)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.observing:
@@ -66,12 +66,15 @@ class QLinear(nn.Module):
         self.weight = nn.Parameter(torch.randn(d_out, d_in) * std)
         self.register_buffer("step", torch.zeros(2, dtype=torch.int64))  # mant, exp; 0 = float
         self.register_buffer("mask", torch.ones(d_out, d_in))
+        self.gate = None  # optional callable giving a multiplicative gate (hard-concrete sparsifier)
 
     def set_step(self, rel_step: float):
         self.step.copy_(torch.tensor(weight_step(self.weight * self.mask, rel_step)))
 
     def effective_weight(self) -> torch.Tensor:
         w = self.weight * self.mask
+        if self.gate is not None:
+            w = w * self.gate()
         mant, exp = (int(v) for v in self.step)
         if mant == 0:
             return w

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import MdlzipError
-from .config import ACT_MAX, BOS, RESID_MAX, ModelConfig, alibi_slopes
+from .config import ACT_EXP_MAX, ACT_EXP_MIN, ACT_MAX, BOS, RESID_MAX, ModelConfig, alibi_slopes
 from .tables import LOGIT_BITS, exp_table
 
 NORM_FRAC_BITS = 16  # extra precision of the RMSNorm constant
 # Ranges a valid model stays in; they keep every intermediate below 2**62.
-ACT_EXP_MIN, ACT_EXP_MAX = -8, 20
 WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 40
 WEIGHT_MAX = (1 << 15) - 1
 _MASKED = -(1 << 40)  # a logit that no visible position can reach

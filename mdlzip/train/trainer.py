@@ -19,8 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..coding.data_coder import segment_lengths
 from ..model.config import BOS, N_TOKENS, ModelConfig
-from ..model.float_model import ByteTransformer
+from ..coding import weight_codec
+from ..model.convert import to_integer
+from ..model.float_model import ByteTransformer, weight_step
+from . import sparsity
+from .sparsity import tamade
 
 
 @dataclass(frozen=True)
@@ -30,19 +35,24 @@ class TrainPlan:
     seq_len: int = 256
     lr: float = 2e-3
     warmup: float = 0.03  # fraction of steps
-    qat_from: float = 0.85  # fraction of steps after which training is quantization-aware
     weight_decay: float = 0.01
-    rel_step: float = 0.4  # weight quantization step relative to each tensor's rms
+    sparsifier: str = sparsity.DEFAULT
+    prelude: float = 0.15  # fraction of steps trained without the model-size term
+    prune_at: float = 0.75  # then: final mask by codelength, quantization, masked quantization-aware training
+    rel_step: float = 0.4  # weight quantization step relative to each tensor's rms, while pricing the mask
+    rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0)  # candidate steps once the mask is fixed
     seed: int = 0
 
 
 @dataclass
 class TrainResult:
     model: ByteTransformer
-    float_bpb: float  # fake-quant-free estimate just before quantization-aware training
+    float_bpb: float  # the float model's codelength of the input before quantization (nan if not measured)
     qat_bpb: float  # mean training loss over the last 5% of steps, in bits per byte
     seconds: float
     steps: int
+    bits_per_nonzero: float  # the price of a weight the model-size term used last
+    rel_step: float  # the quantization step chosen
 
 
 class ByteWindows:
@@ -70,13 +80,106 @@ def bits_per_byte(model: ByteTransformer, x: torch.Tensor, y: torch.Tensor) -> t
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)) / math.log(2)
 
 
+@torch.no_grad()
+def evaluate_bpb(model: ByteTransformer, data: bytes, streams: int, chunk: int = 1024) -> float:
+    """The float model's ideal codelength of the input in the coding layout, in bits per byte.
+
+    Segments start from BOS exactly as the data coder's do; long segments are cut
+    into chunks that carry window - 1 positions of left context, so every position
+    sees what it would see when coded.
+    """
+    cfg, device = model.cfg, next(model.parameters()).device
+    P, W = cfg.n_prev, cfg.window
+    raw = torch.from_numpy(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
+    total, start = 0.0, 0
+    for length in segment_lengths(len(data), streams):
+        seg = raw[start : start + length]
+        inputs = torch.cat([torch.full((P + 1,), BOS, dtype=torch.int64), seg[:-1]])
+        for t0 in range(0, length, chunk):
+            c0, t1 = max(0, t0 - W + 1), min(length, t0 + chunk)
+            logits = model(inputs[None, c0 : t1 + P].to(device))[0, t0 - c0 :]
+            total += float(F.cross_entropy(logits, seg[t0:t1].to(device), reduction="sum"))
+        start += length
+    return total / math.log(2) / max(1, len(data))
+
+
+class Pricer:
+    """Prices a model in bits: the weights with the weight codec's own models, the data on a fixed sample.
+
+    Used for the MDL objective's alpha (bits per nonzero weight) and for choosing
+    the final mask and quantization step by total codelength.
+    """
+
+    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, sample_windows: int = 48):
+        self.model, self.n_bytes = model, n_bytes
+        self.x, self.y = windows.sample(sample_windows, gen)
+
+    def _steps(self, rel_step: float) -> dict[str, tuple[int, int]]:
+        return {n: weight_step(l.weight * l.mask, rel_step) for n, l in self.model.named_weights().items()}
+
+    def model_bits(self, rel_step: float) -> tuple[float, int]:
+        """(bits of the model section, nonzero weights) if quantized with this step now."""
+        w = to_integer(self.model, self._steps(rel_step))
+        stats = weight_codec.measure(w)
+        return sum(s.mask_bits + s.value_bits for s in stats) + 8 * weight_codec.table_bytes(w), sum(s.nonzero for s in stats)
+
+    @torch.no_grad()
+    def data_bits(self, rel_step: float) -> float:
+        """The input's codelength estimated from the sample, with the weights quantized."""
+        layers = self.model.named_weights()
+        saved = {n: l.step.clone() for n, l in layers.items()}
+        for n, step in self._steps(rel_step).items():
+            layers[n].step.copy_(torch.tensor(step))
+        try:
+            return float(bits_per_byte(self.model, self.x, self.y)) * self.n_bytes
+        finally:
+            for n, l in layers.items():
+                l.step.copy_(saved[n])
+
+    def total_bits(self, rel_step: float) -> float:
+        return self.model_bits(rel_step)[0] + self.data_bits(rel_step)
+
+
+@torch.no_grad()
+def choose_mask_and_step(model: ByteTransformer, sparsifier: sparsity.Sparsifier, pricer: Pricer, plan: TrainPlan) -> float:
+    """TAMADE by codelength over the sparsifier's scores, then the cheapest quantization step.
+
+    Leaves the mask applied to the weights; returns the chosen relative step.
+    """
+    layers = model.named_weights()
+    scores = sparsifier.scores()
+    base = {n: l.mask.clone() for n, l in layers.items()}
+
+    def total(threshold: float) -> float:
+        for n, l in layers.items():
+            l.mask.copy_(base[n] * (scores[n] > threshold))
+        return pricer.total_bits(plan.rel_step)
+
+    threshold, _ = tamade.search(total, max(float(v.max()) for v in scores.values()))
+    total(threshold)
+    for l in layers.values():
+        l.weight.mul_(l.mask)
+    return min(plan.rel_steps, key=pricer.total_bits)
+
+
 def train(
     data: bytes,
     cfg: ModelConfig,
     plan: TrainPlan,
     device: torch.device,
     progress: Optional[Callable[[int, int, dict], None]] = None,
+    streams: Optional[int] = None,
 ) -> TrainResult:
+    """Train on ``data`` minimizing the two-part codelength per byte.
+
+    Phases: a prelude of plain cross-entropy; then cross-entropy plus alpha times
+    the sparsifier's penalty, alpha being the measured bits per nonzero weight over
+    the input length (re-measured as the model thins out); then the final mask
+    and quantization step by total codelength, and masked quantization-aware
+    training to the end. With ``streams``, the float model's codelength in that
+    coding layout is measured just before quantization (reported, never stored as
+    a float).
+    """
     torch.manual_seed(plan.seed)
     gen = torch.Generator().manual_seed(plan.seed)
     model = ByteTransformer(cfg).to(device)
@@ -88,6 +191,8 @@ def train(
     for emb in model.emb:
         emb.mask.copy_(present[:, None].float().expand_as(emb.mask))
     windows = ByteWindows(data, cfg.n_prev, plan.seq_len, device)
+    pricer = Pricer(model, windows, len(data), gen)
+    sparsifier = sparsity.make(plan.sparsifier, model, plan.steps)
 
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("emb")]
     rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("emb"))]
@@ -97,32 +202,60 @@ def train(
         betas=(0.9, 0.98),
     )
     warm = max(1, int(plan.warmup * plan.steps))
-    qat_step = int(plan.qat_from * plan.steps)
+    first = int(plan.prelude * plan.steps)
+    prune = max(first, int(plan.prune_at * plan.steps))
+    remeasure = max(1, (prune - first) // 8)
+    alpha, bits_per_nonzero, rel_step = 0.0, float("nan"), plan.rel_step
     float_bpb, tail, recent = float("nan"), [], []
     start = time.monotonic()
+
+    def price_a_weight() -> float:
+        nonlocal bits_per_nonzero
+        bits, nonzero = pricer.model_bits(plan.rel_step)
+        bits_per_nonzero = bits / max(1, nonzero)
+        return bits_per_nonzero / len(data)
+
+    def finish_training_phase():
+        nonlocal float_bpb, rel_step
+        sparsifier.finish()
+        model.eval()
+        if streams:
+            float_bpb = evaluate_bpb(model, data, streams)
+        rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
+        x, _ = windows.sample(min(64, 8 * plan.batch), gen)
+        model.start_quantization(x, rel_step)
+        model.train()
+
     for step in range(plan.steps):
-        if step == qat_step:
-            float_bpb = float(np.mean(recent[-50:])) if recent else float("nan")
-            x, _ = windows.sample(min(64, 8 * plan.batch), gen)
-            model.start_quantization(x, plan.rel_step)
+        if step == first and first < prune:
+            sparsifier.start(first, prune)
+            if sparsifier.parameters():
+                opt.add_param_group({"params": sparsifier.parameters(), "weight_decay": 0.0})
+        regularized = first <= step < prune
+        if regularized and (step - first) % remeasure == 0:
+            alpha = price_a_weight()
+        if step == prune:
+            finish_training_phase()
         frac = step / plan.steps
         lr = plan.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = windows.sample(plan.batch, gen)
         loss = bits_per_byte(model, x, y)
+        objective = loss + alpha * sparsifier.penalty() if regularized else loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if regularized:
+            sparsifier.after_step(step)
         value = loss.item()
         recent.append(value)
         if step >= plan.steps - max(1, plan.steps // 20):
             tail.append(value)
         if progress and (step % 10 == 0 or step == plan.steps - 1):
-            progress(step + 1, plan.steps, {"bpb": float(np.mean(recent[-50:])), "qat": step >= qat_step})
-    if qat_step >= plan.steps:  # too few steps for a separate phase: quantize at the end
-        x, _ = windows.sample(min(64, 8 * plan.batch), gen)
-        model.start_quantization(x, plan.rel_step)
+            progress(step + 1, plan.steps, {"bpb": float(np.mean(recent[-50:])), "phase": "qat" if step >= prune else "sparsify" if regularized else "dense"})
+    if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
+        finish_training_phase()
     model.eval()
-    return TrainResult(model, float_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps)
+    return TrainResult(model, float_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step)
