@@ -280,13 +280,20 @@ def cli(ctx: click.Context) -> int:
     show_default=True,
     help="auto: the smallest archive among the available methods.",
 )
-def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method) -> int:
+@click.option(
+    "--sparsifier",
+    type=click.Choice(api.SPARSIFIERS),
+    default=api.DEFAULT_SPARSIFIER,
+    show_default=True,
+    help="How the neural method learns which weights to keep.",
+)
+def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier) -> int:
     """Compress FILES to FILE.mdlz (stdin to stdout with no FILES or -)."""
     if stdout and len(files) > 1:
         raise click.UsageError("-c takes a single input file when compressing (archives do not concatenate)")
     explicit = _single_output(files, output, stdout)
     threads = _torch_threads(threads)
-    settings = dict(method=method, level=level, device=device, threads=threads)
+    settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier)
 
     def check(data: bytes, archive: bytes) -> None:
         if api.decompress(archive, device=device, threads=threads) != data:

@@ -54,11 +54,14 @@ class Header:
     # Informational, for ``info``: never used to decode.
     train_steps: int
     train_ms: int
-    float_mbpb: int  # the float model's codelength before quantization, in 1/1000 bit per byte (0: not measured)
+    # The float model's codelength of the input in 1/1000 bit per byte (0: not measured): before
+    # pruning and quantization, and at the end with fake quantization (what the integer model follows).
+    float_mbpb: int
+    final_mbpb: int
 
     def to_bytes(self) -> bytes:
         out = bytearray(self.cfg.to_bytes())
-        for v in (self.streams, self.train_steps, self.train_ms, self.float_mbpb):
+        for v in (self.streams, self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb):
             put_uint(out, v)
         return bytes(out)
 
@@ -66,7 +69,7 @@ class Header:
     def from_bytes(cls, raw: bytes) -> "Header":
         r = Reader(raw, "neural header")
         cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
-        header = cls(cfg, r.uint(MAX_STREAMS), r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20))
+        header = cls(cfg, r.uint(MAX_STREAMS), r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20))
         if header.streams < 1 or r.rest():
             r.fail("bad stream count or trailing bytes")
         return header
@@ -107,8 +110,10 @@ def encode(data: bytes, options: Options) -> Encoded:
     with torch.inference_mode():
         chunk = min(cfg.window, max(8, 16384 // streams))
         data_bytes = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)))
-    float_mbpb = 0 if math.isnan(result.float_bpb) else round(result.float_bpb * 1000)
-    header = Header(cfg, streams, result.steps, int(result.seconds * 1000), float_mbpb)
+    def milli(bpb: float) -> int:
+        return 0 if math.isnan(bpb) else round(bpb * 1000)
+
+    header = Header(cfg, streams, result.steps, int(result.seconds * 1000), milli(result.float_bpb), milli(result.final_bpb))
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
@@ -132,6 +137,7 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "train_steps": header.train_steps,
         "train_seconds": header.train_ms / 1000,
         "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,
+        "final_float_bpb": header.final_mbpb / 1000 if header.final_mbpb else None,
         "integer_bpb": 8 * len(encoded.data) / original_length if original_length else None,
     }
 

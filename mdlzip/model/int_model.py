@@ -3,9 +3,11 @@
 Every value here is an integer: weights are ``values * mant * 2**-exp``, each
 activation site has a power-of-two scale, and the arithmetic is integer
 multiply, shift with round-half-up, integer square root and an exp lookup table.
-Matmuls run in float64 on integer-valued operands whose every partial sum stays
-below 2**53, so they are exact in any summation order: the result is the same on
-any machine, thread count, batch layout, CPU or GPU.
+Matmuls run on integer-valued floats whose every partial sum stays exactly
+representable (below 2**24 in float32, which is chosen per layer where the
+weights allow it, else below 2**53 in float64), so they are exact in any
+summation order: the result is the same on any machine, thread count, batch
+layout, CPU or GPU.
 
 One engine serves both evaluation orders. ``IntModel.run`` takes a chunk of C
 time steps for S streams in lock-step; the encoder feeds long chunks, the decoder
@@ -68,6 +70,12 @@ def isqrt(n: torch.Tensor) -> torch.Tensor:
     return s + ((s + 1) * (s + 1) <= n).long()
 
 
+def _exact_float(values: torch.Tensor, in_bound: int) -> torch.Tensor:
+    """values as float32 if every product sum with inputs up to in_bound stays below 2**24, else float64."""
+    vmax = int(values.abs().max()) if values.numel() else 0
+    return values.float() if in_bound * vmax < 1 << 24 else values.double()
+
+
 def check_bounds(w: IntWeights):
     """Reject weights whose arithmetic could leave int64 or the exact float64 range.
 
@@ -99,8 +107,10 @@ class AttentionCache:
     """The last ``window`` keys and values of one layer, as a ring buffer indexed by position % window."""
 
     def __init__(self, S: int, H: int, window: int, d_head: int, device):
-        self.k = torch.zeros(S, H, window, d_head, dtype=torch.float64, device=device)
-        self.v = torch.zeros_like(self.k)
+        # Scores q.k stay below d_head * 127^2 < 2^24: float32 is exact. The attention
+        # average p.v reaches 2^16 * 127 * window: float64.
+        self.k = torch.zeros(S, H, window, d_head, dtype=torch.float32, device=device)
+        self.v = torch.zeros(S, H, window, d_head, dtype=torch.float64, device=device)
         self.pos = torch.full((window,), -(1 << 40), dtype=torch.int64, device=device)  # empty slots are far away
 
     def store(self, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor):
@@ -125,13 +135,13 @@ class IntModel:
             rshift_round(w.weights[f"emb{k}"].values.to(self.device) * w.weights[f"emb{k}"].mant, w.weights[f"emb{k}"].exp - e_res)
             for k in range(cfg.n_prev + 1)
         ]
-        # Linear layers: transposed float64 copies for exact matmuls, plus the integer scale.
-        self.lin = {name: (q.values.to(self.device).double().T.contiguous(), q.mant, q.exp) for name, q in w.weights.items() if not name.startswith("emb")}
+        # Linear layers: transposed float copies for exact matmuls, plus the integer scale.
+        self.lin = {name: (_exact_float(q.values, q.values.shape[1] * ACT_MAX).to(self.device).T.contiguous(), q.mant, q.exp) for name, q in w.weights.items() if not name.startswith("emb")}
         self.slope_units = torch.tensor([1 << (LOGIT_BITS - s) for s in alibi_slopes(cfg.n_head)], device=self.device).view(1, -1, 1, 1)
         self.score_shift = [self.e[f"l{i}.q"] + self.e[f"l{i}.k"] + (cfg.d_head.bit_length() - 1) // 2 - LOGIT_BITS for i in range(cfg.n_layer)]
     def linear(self, x: torch.Tensor, name: str, in_exp: int, out_exp: int) -> torch.Tensor:
         wt, mant, exp = self.lin[name]
-        acc = (x.double() @ wt).long()
+        acc = (x.to(wt.dtype) @ wt).long()
         return rshift_round(acc * mant, exp + in_exp - out_exp)
 
     def norm(self, x: torch.Tensor, out_exp: int) -> torch.Tensor:
@@ -154,9 +164,10 @@ class IntModel:
         S, C, _ = h.shape
         H, dh = cfg.n_head, cfg.d_head
         q, k, v = (
-            self.linear(h, f"l{i}.w{n}", e[f"l{i}.attn_in"], e[f"l{i}.{n}"]).clamp(-ACT_MAX, ACT_MAX).view(S, C, H, dh).transpose(1, 2).double()
+            self.linear(h, f"l{i}.w{n}", e[f"l{i}.attn_in"], e[f"l{i}.{n}"]).clamp(-ACT_MAX, ACT_MAX).view(S, C, H, dh).transpose(1, 2)
             for n in "qkv"
         )
+        q, k, v = q.float(), k.float(), v.double()
         if C == 1:  # decoder: the new key overwrites the one that just left the window
             cache.store(k, v, pos)
             keys, values, kpos = cache.k, cache.v, cache.pos

@@ -26,6 +26,7 @@ from ..model.convert import to_integer
 from ..model.float_model import ByteTransformer, weight_step
 from . import sparsity
 from .sparsity import tamade
+from .sparsity.base import Sparsifier
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class TrainPlan:
 @dataclass
 class TrainResult:
     model: ByteTransformer
-    float_bpb: float  # the float model's codelength of the input before quantization (nan if not measured)
+    float_bpb: float  # the float model's codelength of the input before pruning and quantization (nan if not measured)
+    final_bpb: float  # the same for the final pruned model with fake quantization, what the integer model approximates
     qat_bpb: float  # mean training loss over the last 5% of steps, in bits per byte
     seconds: float
     steps: int
@@ -141,7 +143,7 @@ class Pricer:
 
 
 @torch.no_grad()
-def choose_mask_and_step(model: ByteTransformer, sparsifier: sparsity.Sparsifier, pricer: Pricer, plan: TrainPlan) -> float:
+def choose_mask_and_step(model: ByteTransformer, sparsifier: Sparsifier, pricer: Pricer, plan: TrainPlan) -> float:
     """TAMADE by codelength over the sparsifier's scores, then the cheapest quantization step.
 
     Leaves the mask applied to the weights; returns the chosen relative step.
@@ -258,4 +260,5 @@ def train(
     if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
         finish_training_phase()
     model.eval()
-    return TrainResult(model, float_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step)
+    final_bpb = evaluate_bpb(model, data, streams) if streams else float("nan")
+    return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import importlib
 
 from ...errors import MdlzipError
-from .base import Sparsifier
 
+# Kept free of torch imports, so that the command line can list the names cheaply.
 NAMES = ("drr", "pmmp", "hardconcrete", "l1", "magnitude", "lq", "none")
 DEFAULT = "drr"
 
 
-def make(name: str, model, steps: int) -> Sparsifier:
+def make(name: str, model, steps: int):
+    """The sparsifier called ``name`` for this model (a ``base.Sparsifier``)."""
     if name not in NAMES:
         raise MdlzipError(f"unknown sparsifier {name!r} (choose from {', '.join(NAMES)})")
     module = importlib.import_module(f"{__name__}.{name}")
