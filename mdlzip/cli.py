@@ -393,11 +393,17 @@ def info(archive, as_json, verbose) -> int:
         if as_json:
             click.echo(json.dumps(facts, indent=2))
             return
-        # The content checksum is for the curious (-v); JSON always carries everything.
+        # The content checksum and the per-tensor table are for the curious (-v); JSON always carries everything.
+        tensors = facts.pop("tensors", None)
         shown = {k: v for k, v in facts.items() if verbose or k != "checksum"}
         width = max(len(k) for k in shown)
         for key, value in shown.items():
             click.echo(f"{key.replace('_', ' '):<{width}}  {_format(value)}")
+        if verbose and tensors:
+            click.echo(f"\n{'tensor':<10} {'size':>8} {'nonzero':>8} {'mask B':>9} {'value B':>9} {'bits/nz':>8}")
+            for tname, t in tensors.items():
+                per = 8 * (t["mask_bytes"] + t["value_bytes"]) / t["nonzero"] if t["nonzero"] else 0.0
+                click.echo(f"{tname:<10} {t['size']:>8} {t['nonzero']:>8} {t['mask_bytes']:>9.1f} {t['value_bytes']:>9.1f} {per:>8.2f}")
 
     return _run((archive,), each)
 

@@ -129,9 +129,18 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
 def describe(encoded: Encoded, original_length: int) -> dict:
     header = Header.from_bytes(encoded.header)
     w = weight_codec.decode(encoded.model, header.cfg)
+    stats = weight_codec.measure(w)
+    nonzero = sum(t.nonzero for t in stats)
+    mask_bits, value_bits = sum(t.mask_bits for t in stats), sum(t.value_bits for t in stats)
     return {
         "params_total": header.cfg.n_params(),
-        "params_nonzero": int(sum(int((q.values != 0).sum()) for q in w.weights.values())),
+        "params_nonzero": nonzero,
+        # Inside model_bytes: the ideal codelengths of the mask and of the nonzero values under
+        # the codec's own models; the rest is the fixed tables and the coder's slack.
+        "mask_bytes": round(mask_bits / 8, 1),
+        "value_bytes": round(value_bits / 8, 1),
+        "mask_bits_per_nonzero": mask_bits / nonzero if nonzero else None,
+        "value_bits_per_nonzero": value_bits / nonzero if nonzero else None,
         "architecture": header.cfg.describe(),
         "streams": header.streams,
         "train_steps": header.train_steps,
@@ -139,6 +148,10 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,
         "final_float_bpb": header.final_mbpb / 1000 if header.final_mbpb else None,
         "integer_bpb": 8 * len(encoded.data) / original_length if original_length else None,
+        "tensors": {
+            t.name: {"size": t.size, "nonzero": t.nonzero, "mask_bytes": round(t.mask_bits / 8, 1), "value_bytes": round(t.value_bits / 8, 1)}
+            for t in stats
+        },
     }
 
 
