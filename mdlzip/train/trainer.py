@@ -42,6 +42,7 @@ class TrainPlan:
     prune_at: float = 0.75  # then: final mask by codelength, quantization, masked quantization-aware training
     rel_step: float = 0.4  # weight quantization step relative to each tensor's rms, while pricing the mask
     rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0)  # candidate steps once the mask is fixed
+    tamade: bool = True  # False keeps every weight the sparsifier left (the dense baseline with "none")
     seed: int = 0
 
 
@@ -93,15 +94,18 @@ def evaluate_bpb(model: ByteTransformer, data: bytes, streams: int, chunk: int =
     cfg, device = model.cfg, next(model.parameters()).device
     P, W = cfg.n_prev, cfg.window
     raw = torch.from_numpy(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
+    lengths = segment_lengths(len(data), streams)
     total, start = 0.0, 0
-    for length in segment_lengths(len(data), streams):
-        seg = raw[start : start + length]
-        inputs = torch.cat([torch.full((P + 1,), BOS, dtype=torch.int64), seg[:-1]])
-        for t0 in range(0, length, chunk):
-            c0, t1 = max(0, t0 - W + 1), min(length, t0 + chunk)
-            logits = model(inputs[None, c0 : t1 + P].to(device))[0, t0 - c0 :]
-            total += float(F.cross_entropy(logits, seg[t0:t1].to(device), reduction="sum"))
-        start += length
+    # Segments of equal length go through the model together, a few at a time.
+    for length, count in ((lengths[0], len(lengths) - 1), (lengths[-1], 1)) if lengths else ():
+        segs = raw[start : start + length * count].view(count, length)
+        inputs = torch.cat([torch.full((count, P + 1), BOS, dtype=torch.int64), segs[:, :-1]], 1)
+        for b in range(0, count, 16):
+            for t0 in range(0, length, chunk):
+                c0, t1 = max(0, t0 - W + 1), min(length, t0 + chunk)
+                logits = model(inputs[b : b + 16, c0 : t1 + P].to(device))[:, t0 - c0 :]
+                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), segs[b : b + 16, t0:t1].reshape(-1).to(device), reduction="sum"))
+        start += length * count
     return total / math.log(2) / max(1, len(data))
 
 
@@ -157,7 +161,7 @@ def choose_mask_and_step(model: ByteTransformer, sparsifier: Sparsifier, pricer:
             l.mask.copy_(base[n] * (scores[n] > threshold))
         return pricer.total_bits(plan.rel_step)
 
-    threshold, _ = tamade.search(total, max(float(v.max()) for v in scores.values()))
+    threshold = tamade.search(total, max(float(v.max()) for v in scores.values()))[0] if plan.tamade else 0.0
     total(threshold)
     for l in layers.values():
         l.weight.mul_(l.mask)
