@@ -11,8 +11,6 @@ from typing import Optional
 from . import container, methods
 from .errors import MdlzipError
 from .methods import Options, ProgressFn
-from .train.sparsity import DEFAULT as DEFAULT_SPARSIFIER
-from .train.sparsity import NAMES as SPARSIFIERS
 
 DEVICES = ("auto", "cpu", "cuda")
 LEVELS = range(1, 10)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from . import api
 from .errors import MdlzipError
+from .train import sparsity  # the names only: torch-free, and no trainer is loaded
 
 SUFFIX = ".mdlz"
 STDIO = "-"
@@ -282,8 +283,8 @@ def cli(ctx: click.Context) -> int:
 )
 @click.option(
     "--sparsifier",
-    type=click.Choice(api.SPARSIFIERS),
-    default=api.DEFAULT_SPARSIFIER,
+    type=click.Choice(sparsity.NAMES),
+    default=sparsity.DEFAULT,
     show_default=True,
     help="How the neural method learns which weights to keep.",
 )
