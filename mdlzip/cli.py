@@ -288,13 +288,19 @@ def cli(ctx: click.Context) -> int:
     show_default=True,
     help="How the neural method learns which weights to keep.",
 )
-def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier) -> int:
+@click.option(
+    "--adaptive/--no-adaptive",
+    default=True,
+    show_default=True,
+    help="Mix adaptive side models (context, word and match models) into the neural method's predictions.",
+)
+def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier, adaptive) -> int:
     """Compress FILES to FILE.mdlz (stdin to stdout with no FILES or -)."""
     if stdout and len(files) > 1:
         raise click.UsageError("-c takes a single input file when compressing (archives do not concatenate)")
     explicit = _single_output(files, output, stdout)
     threads = _torch_threads(threads)
-    settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier)
+    settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier, adaptive=adaptive)
 
     def check(data: bytes, archive: bytes) -> None:
         if api.decompress(archive, device=device, threads=threads) != data:

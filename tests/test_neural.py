@@ -28,7 +28,9 @@ def test_sections_and_description(encoded):
     assert facts["params_total"] == 32 * (4 * 257 + 4 * 32 + 2 * 32 + 256)
     assert 0 <= facts["params_nonzero"] <= facts["params_total"]
     assert facts["train_steps"] == 60 and facts["streams"] == neural.streams_for(len(TEXT))
-    assert facts["float_bpb"] > 0 and facts["integer_bpb"] == 8 * len(encoded.data) / len(TEXT)
+    assert facts["float_bpb"] > 0 and facts["data_bpb"] == 8 * len(encoded.data) / len(TEXT)
+    # The side models are on by default and kept only where they beat the transformer alone.
+    assert facts["side_models"] is not None and facts["data_bpb"] <= facts["integer_bpb"] + 0.02
 
 
 def test_a_model_that_pays_is_kept():

@@ -25,7 +25,7 @@ def test_round_trip_and_info(workdir):
     facts = json.loads(run_process("info", "--json", "n.mdlz", cwd=workdir).out)
     assert facts["method"] == "neural" and facts["original_bytes"] == len(TEXT)
     assert facts["header_bytes"] + facts["model_bytes"] + facts["data_bytes"] == (workdir / "n.mdlz").stat().st_size
-    assert 0 < facts["params_nonzero"] <= facts["params_total"]
+    assert 0 <= facts["params_nonzero"] <= facts["params_total"]  # MDL may prune a model that cannot pay
     assert run_process("test", "n.mdlz", cwd=workdir).code == 0
     out = run_process("decompress", "-c", "n.mdlz", cwd=workdir)
     assert (out.code, out.out) == (0, TEXT)

@@ -6,6 +6,10 @@ calls the model once per step for all S streams and constriction once per step
 for S symbols. Symbols go into one queue (FIFO) range coder stream, time-major:
 segment 0..S-1 at t = 0, then at t = 1, and so on.
 
+With side models (``coding.adaptive``) each byte is coded as eight binary
+decisions instead, in the same time-major order, with the mixed probability of
+every bit; the transformer's frequencies become one of the mixer's inputs.
+
 Frequencies reach constriction as float64 arrays of integers (totals below
 2**24), with ``perfect=False``: constriction's own quantization is then a fixed
 sequence of IEEE operations on identical inputs, so both sides agree.
@@ -24,6 +28,7 @@ import constriction
 from ..errors import MdlzipError
 from ..model.config import BOS
 from ..model.int_model import IntModel
+from .adaptive import SideConfig, side_coder
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
@@ -46,50 +51,91 @@ def _segments(data: bytes, lengths: list[int]) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def encode(data: bytes, model: IntModel, streams: int, chunk: int = 256, progress: Optional[Callable[[int], None]] = None) -> bytes:
+def _transformer_bits(freqs: np.ndarray, symbols: np.ndarray) -> float:
+    """The integer model's own codelength of ``symbols``, in bits (reported, never coded)."""
+    picked = freqs[np.arange(len(symbols)), symbols]
+    return float(-np.log2(picked / freqs.sum(1)).sum())
+
+
+def encode(
+    data: bytes,
+    model: IntModel,
+    streams: int,
+    chunk: int = 256,
+    progress: Optional[Callable[[int], None]] = None,
+    side: Optional[SideConfig] = None,
+) -> tuple[bytes, float]:
+    """The coded data, and the integer transformer's own codelength of it in bits."""
     lengths = segment_lengths(len(data), streams)
     if not lengths:
-        return b""
+        return b"", 0.0
     segs = _segments(data, lengths).to(model.device)
     S, L = segs.shape
     inputs = torch.cat([torch.full((S, 1), BOS, dtype=torch.int64, device=model.device), segs[:, :-1]], 1)
     active = torch.tensor(lengths, device=model.device)[None, :] > torch.arange(L, device=model.device)[:, None]  # (L, S)
     encoder = constriction.stream.queue.RangeEncoder()
     state = model.new_state(S)
+    side_models = side_coder(side, lengths) if side else None
+    symbols_np = segs.cpu().numpy().astype(np.uint8)
+    transformer_bits = 0.0
     for t0 in range(0, L, chunk):
         t1 = min(L, t0 + chunk)
         freqs = model.run(inputs[:, t0:t1], state).transpose(0, 1)  # (C, S, 256), time-major
         keep = active[t0:t1]
-        symbols = segs[:, t0:t1].T[keep]
-        encoder.encode(symbols.cpu().numpy().astype(np.int32), _FAMILY, freqs[keep].cpu().numpy().astype(np.float64))
+        symbols = segs[:, t0:t1].T[keep].cpu().numpy()
+        kept = freqs[keep].cpu().numpy()
+        transformer_bits += _transformer_bits(kept, symbols)
+        if side_models is None:
+            encoder.encode(symbols.astype(np.int32), _FAMILY, kept.astype(np.float64))
+        else:
+            freqs_np = freqs.cpu().numpy()
+            for t in range(t0, t1):
+                m = int(active[t].sum())
+                side_models.encode_step(np.ascontiguousarray(freqs_np[t - t0, :m]), np.ascontiguousarray(symbols_np[:m, t]))
         if progress:
             progress(int(keep.sum()))
-    return encoder.get_compressed().astype("<u4").tobytes()
+    if side_models is not None:
+        return side_models.finish(), transformer_bits
+    return encoder.get_compressed().astype("<u4").tobytes(), transformer_bits
 
 
-def decode(raw: bytes, model: IntModel, n: int, streams: int, progress: Optional[Callable[[int], None]] = None) -> bytes:
+def decode(
+    raw: bytes,
+    model: IntModel,
+    n: int,
+    streams: int,
+    progress: Optional[Callable[[int], None]] = None,
+    side: Optional[SideConfig] = None,
+) -> bytes:
     lengths = segment_lengths(n, streams)
     if not lengths:
         return b""
-    if len(raw) % 4:
+    if side:
+        side_models = side_coder(side, lengths, raw)
+    elif len(raw) % 4:
         raise MdlzipError("corrupt data section: length is not a multiple of 4")
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(raw, dtype="<u4").astype(np.uint32))
+    else:
+        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(raw, dtype="<u4").astype(np.uint32))
     S, L = len(lengths), lengths[0]
     out = np.zeros((S, L), dtype=np.uint8)
     state = model.new_state(S)
     token = torch.full((S, 1), BOS, dtype=torch.int64, device=model.device)
     full = S if lengths[-1] == L else S - 1  # segments still active at the last steps
+
     with torch.inference_mode():
         for t in range(L):
-            freqs = model.run(token, state)[:, 0]
+            freqs = model.run(token, state)[:, 0].cpu().numpy()
             m = S if t < lengths[-1] else full
             try:
-                symbols = decoder.decode(_FAMILY, freqs[:m].cpu().numpy().astype(np.float64))
+                if side:
+                    symbols = np.frombuffer(side_models.decode_step(np.ascontiguousarray(freqs[:m])), dtype=np.uint8)
+                else:
+                    symbols = decoder.decode(_FAMILY, freqs[:m].astype(np.float64))
             except (ValueError, RuntimeError, AssertionError) as exc:
                 raise MdlzipError(f"corrupt data section: {exc}") from None
             out[:m, t] = symbols
             token = torch.zeros((S, 1), dtype=torch.int64, device=model.device)
-            token[:m, 0] = torch.from_numpy(symbols.astype(np.int64)).to(model.device)
+            token[:m, 0] = torch.from_numpy(np.asarray(symbols, dtype=np.int64)).to(model.device)
             if progress:
                 progress(m)
     return b"".join(out[s, : lengths[s]].tobytes() for s in range(S))

@@ -1,7 +1,8 @@
 """Method 2, neural: train a byte transformer on the input, store it, range-code the data with it.
 
-Header section: the model config, the number of lock-step streams, and the
-training facts shown by ``info`` (steps, milliseconds). Model section: the
+Header section: the model config, the number of lock-step streams, the size of
+the side models' tables (0: no side models), and the facts shown by ``info``
+(training steps and time, codelengths). Model section: the
 integer weights (``coding.weight_codec``). Data section: the range-coded bytes
 (``coding.data_coder``). The decoder path imports no trainer.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..coding import data_coder, weight_codec
+from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig
 from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
@@ -51,17 +53,22 @@ def streams_for(n: int) -> int:
 class Header:
     cfg: ModelConfig
     streams: int
+    side: SideConfig | None
     # Informational, for ``info``: never used to decode.
     train_steps: int
     train_ms: int
-    # The float model's codelength of the input in 1/1000 bit per byte (0: not measured): before
-    # pruning and quantization, and at the end with fake quantization (what the integer model follows).
+    # Codelengths of the input in 1/1000 bit per byte (0: not measured): the float model before
+    # pruning and quantization, the float model at the end with fake quantization (what the
+    # integer model follows), and the integer model alone without side models.
     float_mbpb: int
     final_mbpb: int
+    integer_mbpb: int
 
     def to_bytes(self) -> bytes:
         out = bytearray(self.cfg.to_bytes())
-        for v in (self.streams, self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb):
+        put_uint(out, self.streams)
+        put_uint(out, self.side.table_bits if self.side else 0)
+        for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb):
             put_uint(out, v)
         return bytes(out)
 
@@ -69,7 +76,9 @@ class Header:
     def from_bytes(cls, raw: bytes) -> "Header":
         r = Reader(raw, "neural header")
         cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
-        header = cls(cfg, r.uint(MAX_STREAMS), r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20))
+        streams, side_bits = r.uint(MAX_STREAMS), r.uint(64)
+        side = SideConfig(side_bits) if side_bits else None
+        header = cls(cfg, streams, side, r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20))
         if header.streams < 1 or r.rest():
             r.fail("bad stream count or trailing bytes")
         return header
@@ -107,13 +116,21 @@ def encode(data: bytes, options: Options) -> Encoded:
     model_bytes = weight_codec.encode(to_integer(result.model))
     # Code with exactly what the decoder will rebuild from the archive.
     engine = IntModel(weight_codec.decode(model_bytes, cfg), device)
+    side = SideConfig.for_input(len(data)) if options.extra.get("adaptive", True) else None
+    chunk = min(cfg.window, max(8, 16384 // streams))
     with torch.inference_mode():
-        chunk = min(cfg.window, max(8, 16384 // streams))
-        data_bytes = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)))
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side)
+        if side and len(data_bytes) > integer_bits / 8 + 8:  # the side models did not pay: code without them
+            side = None
+            data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
+
     def milli(bpb: float) -> int:
         return 0 if math.isnan(bpb) else round(bpb * 1000)
 
-    header = Header(cfg, streams, result.steps, int(result.seconds * 1000), milli(result.float_bpb), milli(result.final_bpb))
+    header = Header(
+        cfg, streams, side, result.steps, int(result.seconds * 1000),
+        milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)),
+    )
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
@@ -123,7 +140,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     if options.threads:
         torch.set_num_threads(options.threads)
     engine = IntModel(weight_codec.decode(encoded.model, header.cfg), device)
-    return data_coder.decode(encoded.data, engine, original_length, header.streams, progress=_progress(options, "decode", original_length))
+    return data_coder.decode(encoded.data, engine, original_length, header.streams, _progress(options, "decode", original_length), header.side)
 
 
 def describe(encoded: Encoded, original_length: int) -> dict:
@@ -147,7 +164,11 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "train_seconds": header.train_ms / 1000,
         "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,
         "final_float_bpb": header.final_mbpb / 1000 if header.final_mbpb else None,
-        "integer_bpb": 8 * len(encoded.data) / original_length if original_length else None,
+        # The data section's bits per byte, and the integer transformer's own codelength without
+        # the side models, measured in the encoder's pass.
+        "data_bpb": 8 * len(encoded.data) / original_length if original_length else None,
+        "integer_bpb": header.integer_mbpb / 1000 if header.integer_mbpb else None,
+        "side_models": f"{SIDE_MODELS}; 2^{header.side.table_bits} slots per table" if header.side else None,
         "tensors": {
             t.name: {"size": t.size, "nonzero": t.nonzero, "mask_bytes": round(t.mask_bits / 8, 1), "value_bytes": round(t.value_bits / 8, 1)}
             for t in stats

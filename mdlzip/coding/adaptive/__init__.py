@@ -1,0 +1,63 @@
+"""Adaptive side models mixed with the transformer: the part of the code that costs no archive bytes.
+
+The stored transformer gives a distribution over the next byte. Beside it run
+models that learn while coding, so the decoder rebuilds them from the bytes it
+has already decoded (the prequential part of the code, as in paq and cmix):
+
+- hashed context models of orders 0, 1, 2, 3, 4 and 6, and of the current word
+  and the word before it: per context and bit, counts of zeros and ones, read
+  through an adaptive map from count pairs to probabilities;
+- a match model: the byte that followed the latest earlier occurrence of the
+  last six bytes, in any stream, with a confidence learned per match length.
+
+Each byte is coded as eight binary decisions, most significant bit first. The
+transformer's probability of the bit (from its integer frequencies) and every
+side model's probability go, as logits, into two logistic mixers whose weight
+sets are chosen by the partial byte and by the match state; two APMs refine the
+mixed probability, and a binary arithmetic coder codes the bit with it.
+
+The per-bit loop is a small C extension (``_side.c``): in numpy the same work
+costs about a millisecond per bit and step, in C about a microsecond. It uses
+integer arithmetic only, visits the streams of a step in order and updates
+every table right after the bit it predicted, so encoder and decoder hold the
+same state at every bit on any machine. Its logistic tables come from
+``logistic.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import MdlzipError
+from ._side import SideCoder
+from .logistic import squash_table, stretch_table
+
+TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 24
+DESCRIPTION = "orders 0-4 and 6, two word contexts, match model; two mixers, two APMs"
+
+
+@dataclass(frozen=True)
+class SideConfig:
+    """What the archive records: the size of the hashed tables (the model set is fixed by the format)."""
+
+    table_bits: int
+
+    def __post_init__(self):
+        if not TABLE_BITS_MIN <= self.table_bits <= TABLE_BITS_MAX:
+            raise MdlzipError("invalid side-model config: bad table size")
+
+    @classmethod
+    def for_input(cls, n: int) -> "SideConfig":
+        """About one slot per coded bit, so that hashed contexts rarely collide (at most 2**22)."""
+        return cls(min(TABLE_BITS_MAX - 2, max(TABLE_BITS_MIN, (8 * max(n, 1)).bit_length() - 1)))
+
+
+def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None) -> SideCoder:
+    """A coder for segments of these lengths: encodes when ``data`` is None, else decodes it."""
+    return SideCoder(
+        lengths,
+        cfg.table_bits,
+        stretch_table().astype("<i2").tobytes(),
+        squash_table().astype("<i2").tobytes(),
+        data,
+    )

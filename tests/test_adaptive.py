@@ -1,0 +1,166 @@
+"""The side models: encoder and decoder stay in the same state, bit for bit, in every layout."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mdlzip.coding import data_coder
+from mdlzip.coding.adaptive import SideConfig, side_coder
+from mdlzip.coding.adaptive.logistic import LOGIT_MAX, P_ONE, squash, squash_table, stretch, stretch_table
+from mdlzip.errors import MdlzipError
+from mdlzip.model.int_model import IntModel
+
+from neural_helpers import random_int_weights
+
+SOURCE = Path(data_coder.__file__).read_bytes()
+# sha256 of the data section in test_bitstream_is_pinned; changes only with a new format version.
+PINNED = "173d7e8ed9906db3641ad8eb28e2c0625ae2d935867141794641126ae4f6c742"
+
+
+def test_logistic_tables_are_pinned():
+    """Computed with the decimal module, so the same on every machine; a change would break archives."""
+    assert hashlib.sha256(stretch_table().astype("<i2").tobytes()).hexdigest() == "6647a2127f6da568bdfd13bc3244a31303727ba99558813b52b5fe889582473a"
+    assert hashlib.sha256(squash_table().astype("<i2").tobytes()).hexdigest() == "69fc26cc6e313444a0879b9f7a70eff4c1a8a20c53d258c7dcb6b659815bb672"
+
+
+def test_squash_inverts_stretch():
+    p = np.arange(1, P_ONE)
+    assert np.abs(squash(stretch(p)) - p).max() <= 2
+    assert squash(np.array([-10**6, 0, 10**6])).tolist() == [1, P_ONE // 2, P_ONE - 1]
+    assert stretch(np.array([0, 1, P_ONE - 1])).tolist() == [-LOGIT_MAX, -LOGIT_MAX, LOGIT_MAX]
+
+
+def _segments(data: bytes, streams: int) -> tuple[list[int], np.ndarray]:
+    lengths = data_coder.segment_lengths(len(data), streams)
+    segs = np.zeros((len(lengths), lengths[0]), dtype=np.uint8)
+    for s, start in enumerate(range(0, len(data), lengths[0])):
+        segs[s, : lengths[s]] = np.frombuffer(data[start : start + lengths[s]], dtype=np.uint8)
+    return lengths, segs
+
+
+def _freqs(kind: str, steps: int, S: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        return np.ones((steps, S, 256), dtype=np.int64)
+    if kind == "random":
+        return rng.integers(1, 1 << 16, (steps, S, 256), dtype=np.int64)
+    peaked = np.ones((steps, S, 256), dtype=np.int64)  # a confident, often wrong model
+    peaked[np.arange(steps)[:, None], np.arange(S)[None, :], rng.integers(0, 256, (steps, S))] = 1 << 24
+    return peaked
+
+
+def _round_trip(data: bytes, streams: int, freqs_kind: str, table_bits: int = 12) -> bytes:
+    lengths, segs = _segments(data, streams)
+    S, L = segs.shape
+    freqs = _freqs(freqs_kind, L, S, len(data))
+    cfg = SideConfig(table_bits)
+    enc, dec = side_coder(cfg, lengths), None
+    active = [S if t < lengths[-1] else S - 1 for t in range(L)]
+    checked = set(range(0, L, max(1, L // 8))) | {L - 1}  # a digest hashes every table: a few steps suffice
+    digests = {}
+    for t in range(L):
+        enc.encode_step(freqs[t, : active[t]], np.ascontiguousarray(segs[: active[t], t]))
+        if t in checked:
+            digests[t] = enc.digest()
+    raw = enc.finish()
+    dec = side_coder(cfg, lengths, raw)
+    out = np.zeros_like(segs)
+    for t in range(L):
+        out[: active[t], t] = np.frombuffer(dec.decode_step(freqs[t, : active[t]]), dtype=np.uint8)
+        if t in checked:
+            assert dec.digest() == digests[t], f"decoder state diverged at step {t}"
+    assert b"".join(out[s, : lengths[s]].tobytes() for s in range(S)) == data
+    return raw
+
+
+@pytest.mark.parametrize("streams", [1, 3, 64])
+@pytest.mark.parametrize("freqs_kind", ["uniform", "random", "peaked"])
+def test_encoder_and_decoder_states_match(streams, freqs_kind):
+    data = SOURCE[:3000] + os.urandom(500) + b"abc" * 300 + bytes(200)
+    _round_trip(data, streams, freqs_kind)
+
+
+def test_long_real_input_with_wide_tables():
+    raw = _round_trip(SOURCE * 3, 16, "uniform", table_bits=16)
+    assert len(raw) < len(SOURCE)  # the copies after the first are nearly free (match model)
+
+
+def test_one_byte_and_odd_layouts():
+    for data, streams in ((b"x", 1), (b"xy", 5), (bytes(range(256)) * 2, 7)):
+        _round_trip(data, streams, "random")
+
+
+def _lcg(n: int, seed: int) -> list[int]:
+    """A fixed pseudo-random sequence that no library version can change."""
+    out = []
+    for _ in range(n):
+        seed = (seed * 6364136223846793005 + 1442695040888963407) % 2**64
+        out.append(seed >> 40)
+    return out
+
+
+def test_bitstream_is_pinned():
+    """Integer arithmetic only: every machine must produce exactly these bytes."""
+    words = [b"the ", b"model ", b"codes ", b"bits ", b"of ", b"text ", b"<page>", b"\n"]
+    data = b"".join(words[v % len(words)] for v in _lcg(1500, 1))[:6000]
+    lengths, segs = _segments(data, 4)
+    freqs = np.array(_lcg(lengths[0] * 4 * 256, 2), dtype=np.int64).reshape(lengths[0], 4, 256) % 60000 + 1
+    enc = side_coder(SideConfig(12), lengths)
+    for t in range(lengths[0]):
+        m = 4 if t < lengths[-1] else 3
+        enc.encode_step(freqs[t, :m], np.ascontiguousarray(segs[:m, t]))
+    assert hashlib.sha256(enc.finish()).hexdigest() == PINNED
+
+
+def test_side_models_learn_text():
+    data = SOURCE[:20000]
+    raw = _round_trip(data, 8, "uniform", table_bits=16)
+    assert 8 * len(raw) / len(data) < 3.0  # uniform transformer: all of the gain is the side models'
+
+
+def test_encoder_refuses_bad_arguments():
+    cfg = SideConfig(12)
+    enc = side_coder(cfg, [4, 4])
+    with pytest.raises(ValueError):
+        enc.encode_step(np.ones((3, 256), dtype=np.int64), b"abc")  # more rows than streams
+    with pytest.raises(ValueError):
+        enc.encode_step(np.ones((2, 255), dtype=np.int64), b"ab")
+    with pytest.raises(ValueError):
+        enc.encode_step(np.zeros((2, 256), dtype=np.int64), b"ab")  # a zero frequency
+    with pytest.raises(ValueError):
+        enc.encode_step(np.ones((2, 256), dtype=np.int32), b"ab")
+    with pytest.raises(ValueError):
+        enc.encode_step(np.ones((2, 256), dtype=np.int64), b"a")
+    with pytest.raises(ValueError):
+        enc.decode_step(np.ones((2, 256), dtype=np.int64))
+    with pytest.raises(MdlzipError):
+        SideConfig(40)
+    with pytest.raises(ValueError):
+        side_coder(cfg, [4, 5])  # a later segment longer than the first
+
+
+def test_decoding_garbage_is_safe():
+    lengths = [50, 50, 20]
+    dec = side_coder(SideConfig(12), lengths, os.urandom(37))
+    for t in range(50):
+        out = dec.decode_step(np.ones((3 if t < 20 else 2, 256), dtype=np.int64))
+        assert len(out) == (3 if t < 20 else 2)
+    with pytest.raises(ValueError):
+        dec.decode_step(np.ones((2, 256), dtype=np.int64))  # past the last step
+
+
+@pytest.fixture(scope="module")
+def model():
+    return IntModel(random_int_weights(seed=3))
+
+
+@pytest.mark.parametrize("streams,chunk", [(1, 7), (5, 16), (40, 3)])
+def test_data_coder_round_trip_with_side_models(model, streams, chunk):
+    data = SOURCE[:1500] + os.urandom(300)
+    side = SideConfig(14)
+    raw, _ = data_coder.encode(data, model, streams, chunk, side=side)
+    assert data_coder.decode(raw, model, len(data), streams, side=side) == data
+    assert raw == data_coder.encode(data, model, streams, 64, side=side)[0]  # chunking changes nothing
