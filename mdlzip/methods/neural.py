@@ -19,7 +19,7 @@ from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig
 from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
-from ..model.int_model import IntModel
+from ..model.int_model import IntModel, IntWeights, QTensor
 from . import Encoded, Options
 
 METHOD_ID = 2
@@ -27,6 +27,16 @@ NAME = "neural"
 MIN_INPUT = 4096  # below this a stored model cannot pay for itself
 MAX_STREAMS = 1 << 16
 _CFG_BYTES = len(ModelConfig().to_bytes())
+
+
+def _empty_model() -> IntWeights:
+    """The smallest model, all weights zero: uniform predictions, so the side models code alone."""
+    cfg = ModelConfig(d_model=8, n_layer=1, n_head=2, d_ff=1, window=2, n_prev=0)
+    weights = {name: QTensor(torch.zeros(shape, dtype=torch.int64), 1, 0) for name, shape in cfg.weight_shapes().items()}
+    return IntWeights(cfg, weights, {site: 0 for site in cfg.act_sites()})
+
+
+EMPTY = _empty_model()
 
 
 def pick_device(name: str) -> torch.device:
@@ -63,12 +73,16 @@ class Header:
     float_mbpb: int
     final_mbpb: int
     integer_mbpb: int
+    # Model + data bytes of each candidate the encoder measured: the trained model, and the empty
+    # model (side models alone; 0: not tried). The smaller one is this archive.
+    trained_bytes: int
+    empty_bytes: int
 
     def to_bytes(self) -> bytes:
         out = bytearray(self.cfg.to_bytes())
         put_uint(out, self.streams)
         put_uint(out, self.side.table_bits if self.side else 0)
-        for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb):
+        for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
             put_uint(out, v)
         return bytes(out)
 
@@ -78,7 +92,7 @@ class Header:
         cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
         streams, side_bits = r.uint(MAX_STREAMS), r.uint(64)
         side = SideConfig(side_bits) if side_bits else None
-        header = cls(cfg, streams, side, r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20))
+        header = cls(cfg, streams, side, r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50))
         if header.streams < 1 or r.rest():
             r.fail("bad stream count or trailing bytes")
         return header
@@ -113,25 +127,41 @@ def encode(data: bytes, options: Options) -> Encoded:
 
     streams = int(options.extra.get("streams", streams_for(len(data))))
     result = train(data, cfg, plan, device, train_progress, streams)
-    model_bytes = weight_codec.encode(to_integer(result.model))
-    # Code with exactly what the decoder will rebuild from the archive.
-    engine = IntModel(weight_codec.decode(model_bytes, cfg), device)
     side = SideConfig.for_input(len(data)) if options.extra.get("adaptive", True) else None
     chunk = min(cfg.window, max(8, 16384 // streams))
-    with torch.inference_mode():
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side)
-        if side and len(data_bytes) > integer_bits / 8 + 8:  # the side models did not pay: code without them
-            side = None
-            data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
+    # Two-part code selection, each candidate measured exactly: the trained model, and with side
+    # models also the empty model (the side models alone), which pays no model bytes at all.
+    candidates = [(cfg, weight_codec.encode(to_integer(result.model)))]
+    if side:
+        candidates.append((EMPTY.cfg, weight_codec.encode(EMPTY)))
+    coded = []
+    for cfg_i, model_bytes in candidates:
+        data_bytes, integer_bits, side_i = _code_data(data, cfg_i, model_bytes, streams, chunk, side, device, options)
+        coded.append((len(model_bytes) + len(data_bytes), cfg_i, model_bytes, data_bytes, integer_bits, side_i))
+    totals = [c[0] for c in coded] + [0]
+    _, cfg, model_bytes, data_bytes, integer_bits, side = min(coded, key=lambda c: c[0])
 
     def milli(bpb: float) -> int:
         return 0 if math.isnan(bpb) else round(bpb * 1000)
 
     header = Header(
         cfg, streams, side, result.steps, int(result.seconds * 1000),
-        milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)),
+        milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)), totals[0], totals[1],
     )
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
+
+
+def _code_data(data, cfg, model_bytes, streams, chunk, side, device, options) -> tuple[bytes, float, SideConfig | None]:
+    """The data section coded with exactly the model the decoder will rebuild from ``model_bytes``;
+    without the side models where they do not beat the transformer's own codelength."""
+    engine = IntModel(weight_codec.decode(model_bytes, cfg), device)
+    chunk = min(cfg.window, chunk)
+    with torch.inference_mode():
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side)
+        if side and len(data_bytes) > integer_bits / 8 + 8:
+            side = None
+            data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
+    return data_bytes, integer_bits, side
 
 
 def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
@@ -168,6 +198,8 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         # the side models, measured in the encoder's pass.
         "data_bpb": 8 * len(encoded.data) / original_length if original_length else None,
         "integer_bpb": header.integer_mbpb / 1000 if header.integer_mbpb else None,
+        "trained_model_candidate_bytes": header.trained_bytes,
+        "side_models_alone_candidate_bytes": header.empty_bytes or None,
         "side_models": f"{SIDE_MODELS}; 2^{header.side.table_bits} slots per table" if header.side else None,
         "tensors": {
             t.name: {"size": t.size, "nonzero": t.nonzero, "mask_bytes": round(t.mask_bits / 8, 1), "value_bytes": round(t.value_bits / 8, 1)}

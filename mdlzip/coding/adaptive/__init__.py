@@ -4,17 +4,20 @@ The stored transformer gives a distribution over the next byte. Beside it run
 models that learn while coding, so the decoder rebuilds them from the bytes it
 has already decoded (the prequential part of the code, as in paq and cmix):
 
-- hashed context models of orders 0, 1, 2, 3, 4 and 6, and of the current word
-  and the word before it: per context and bit, counts of zeros and ones, read
+- hashed context models of orders 0, 1, 2, 3, 4, 5 and 7, of the current word
+  and of the word before it, and of the match model's guess: per context and
+  bit, counts of zeros and ones (in two-way buckets with a check byte, so a
+  colliding context replaces the weaker one instead of polluting it), read
   through an adaptive map from count pairs to probabilities;
 - a match model: the byte that followed the latest earlier occurrence of the
   last six bytes, in any stream, with a confidence learned per match length.
 
 Each byte is coded as eight binary decisions, most significant bit first. The
 transformer's probability of the bit (from its integer frequencies) and every
-side model's probability go, as logits, into two logistic mixers whose weight
-sets are chosen by the partial byte and by the match state; two APMs refine the
-mixed probability, and a binary arithmetic coder codes the bit with it.
+side model's probability go, as logits, into three logistic mixers whose weight
+sets are chosen by the partial byte, by the match state and by the previous
+byte; a second-layer mixer combines them, three APMs (by partial byte, order 1
+and order 2) refine the result, and a binary arithmetic coder codes the bit.
 
 The per-bit loop is a small C extension (``_side.c``): in numpy the same work
 costs about a millisecond per bit and step, in C about a microsecond. It uses
@@ -33,7 +36,7 @@ from ._side import SideCoder
 from .logistic import squash_table, stretch_table
 
 TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 24
-DESCRIPTION = "orders 0-4 and 6, two word contexts, match model; two mixers, two APMs"
+DESCRIPTION = "orders 0-5 and 7, two word contexts, match model and its guess; 3+1 mixers, 3 APMs"
 
 
 @dataclass(frozen=True)

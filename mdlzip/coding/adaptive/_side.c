@@ -15,19 +15,20 @@
 #define P_BITS 12
 #define P_ONE (1 << P_BITS)
 #define LOGIT_MAX 2047
-#define N_ORDERS 5
-static const int ORDERS[N_ORDERS] = {1, 2, 3, 4, 6};
-#define N_CTX (1 + N_ORDERS + 2)       /* order 0, the orders, two word contexts */
+#define N_ORDERS 6
+static const int ORDERS[N_ORDERS] = {1, 2, 3, 4, 5, 7};
+#define N_CTX (1 + N_ORDERS + 3)       /* order 0, the orders, two word contexts, the match's guess */
 #define N_INPUTS (1 + N_CTX + 2 + 1)   /* transformer, contexts, match (two), bias */
 #define COUNT_LEVELS 16
 #define MATCH_MIN 6
 #define MATCH_MAX 65535
 #define APM_CELLS 33
 #define MATCH_BUCKETS 7
-#define MIXERS 2
+#define MIXERS 3
 #define MIXER0_SETS 256                     /* by the partial byte */
 #define MIXER1_SETS (MATCH_BUCKETS * 8 * 2) /* by match length, bit position, match still following */
-#define N_WEIGHTS ((MIXER0_SETS + MIXER1_SETS) * N_INPUTS)
+#define MIXER2_SETS 256                     /* by the previous byte */
+#define N_WEIGHTS ((MIXER0_SETS + MIXER1_SETS + MIXER2_SETS) * N_INPUTS)
 
 static const uint64_t PRIMES[] = {
     0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0xD6E8FEB86659FD93ull,
@@ -150,26 +151,27 @@ typedef struct {
     uint64_t *last8, *word, *prev_word;
     int64_t *match_ptr, *match_len;
     /* shared tables */
-    uint8_t *counts; /* per slot: zeros, ones */
+    uint8_t *counts; /* per slot: zeros (top bit: the last bit seen), ones, check byte of the context */
     uint64_t slot_mask;
     AdaptiveMap states, match_map;
     uint8_t *history;     /* segment s, time t at s * L + t */
     int64_t *match_table; /* hash of the last MATCH_MIN bytes -> position of the byte after them */
     uint64_t match_mask;
     int32_t *weights; /* MIXERS weight tables of 16.16 fixed point */
+    int32_t final_weights[8 * MIXERS]; /* the second layer, by bit position: combines the mixers */
     size_t set_offset[MIXERS];
-    APM apm_node, apm_order1;
+    APM apm_node, apm_order1, apm_order2;
     int lr;
     double bits; /* the ideal codelength so far (reported only) */
 } SideCoder;
 
-static uint8_t LEVEL[256];
+static uint8_t LEVEL[128];
 static double COST[P_ONE]; /* -log2(p / 4096): reporting only, never coding */
 
 static void tables_init(void) {
     for (int i = 1; i < P_ONE; i++) COST[i] = -log2((double)i / P_ONE);
     static const int edges[COUNT_LEVELS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 128};
-    for (int n = 0, l = 0; n < 256; n++) {
+    for (int n = 0, l = 0; n < 128; n++) {
         while (l + 1 < COUNT_LEVELS && n >= edges[l + 1]) l++;
         LEVEL[n] = (uint8_t)l;
     }
@@ -178,6 +180,21 @@ static void tables_init(void) {
 static inline int is_letter(int b) {
     int lower = b | 0x20;
     return (lower >= 'a' && lower <= 'z') || b >= 0x80;
+}
+
+/* The slot of a context among two neighbours: the one holding its check byte, else the one
+   with less evidence, emptied for it. */
+static inline size_t find_slot(uint8_t *counts, size_t i, uint8_t check) {
+    uint8_t *a = counts + 3 * i, *b = counts + 3 * (i ^ 1);
+    if (a[2] == check) return i;
+    if (b[2] == check) return i ^ 1;
+    if ((a[0] & 127) + a[1] > (b[0] & 127) + b[1]) {
+        a = b;
+        i ^= 1;
+    }
+    a[0] = a[1] = 0;
+    a[2] = check;
+    return i;
 }
 
 static inline int match_bucket(int64_t len) {
@@ -201,12 +218,13 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
         uint64_t ctx = ORDERS[k] >= 8 ? h : h & ((1ull << (8 * ORDERS[k])) - 1);
         base[1 + k] = (ctx + ((uint64_t)ORDERS[k] << 56)) * PRIMES[k];
     }
-    base[1 + N_ORDERS] = (c->word[s] + 1) * PRIMES[5];
-    base[2 + N_ORDERS] = (c->word[s] ^ (c->prev_word[s] * PRIMES[8])) * PRIMES[6];
+    base[1 + N_ORDERS] = (c->word[s] + 1) * PRIMES[N_ORDERS];
+    base[2 + N_ORDERS] = (c->word[s] ^ (c->prev_word[s] * PRIMES[8])) * PRIMES[N_ORDERS + 1];
 
     int64_t mlen = c->match_len[s];
     int expected = mlen > 0 ? c->history[c->match_ptr[s]] : -1;
     int mb = match_bucket(mlen);
+    base[3 + N_ORDERS] = ((uint64_t)(expected + 1) << 8 | (uint64_t)mb << 24 | (h & 0xff) << 32) * PRIMES[0];
     int c1 = (int)(h & 0xff);
 
     int node = 1, value = c->coder.decoding ? 0 : *byte;
@@ -221,11 +239,14 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
 
         int x[N_INPUTS];
         size_t slot[N_CTX], state[N_CTX];
+        uint8_t check[N_CTX];
         x[0] = lg->stretch[pt];
         for (int k = 0; k < N_CTX; k++) {
-            slot[k] = ((size_t)k << c->table_bits) + (size_t)(((base[k] >> 20) ^ ((uint64_t)node * 0x2F0B3A49ull)) & c->slot_mask);
-            uint8_t *n = c->counts + 2 * slot[k];
-            state[k] = (size_t)k * COUNT_LEVELS * COUNT_LEVELS + LEVEL[n[0]] * COUNT_LEVELS + LEVEL[n[1]];
+            uint64_t hk = (base[k] >> 20) ^ ((uint64_t)node * 0x2F0B3A49ull);
+            check[k] = (uint8_t)(((base[k] >> 8) ^ (uint64_t)node) & 0xff);
+            slot[k] = find_slot(c->counts, ((size_t)k << c->table_bits) + (size_t)(hk & c->slot_mask), check[k]);
+            uint8_t *n = c->counts + 3 * slot[k];
+            state[k] = ((size_t)k * 2 + (n[0] >> 7)) * COUNT_LEVELS * COUNT_LEVELS + LEVEL[n[0] & 127] * COUNT_LEVELS + LEVEL[n[1]];
             x[1 + k] = lg->stretch[map_p(&c->states, state[k])];
         }
         int following = expected >= 0 && (expected >> (shift + 1)) == node - (1 << j);
@@ -236,22 +257,24 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
         x[2 + N_CTX] = following ? (guess ? 256 : -256) : 0;
         x[3 + N_CTX] = 256;
 
-        size_t set_ctx[MIXERS] = {(size_t)node, (size_t)(mb * 8 + j) * 2 + (size_t)following};
+        size_t set_ctx[MIXERS] = {(size_t)node, (size_t)(mb * 8 + j) * 2 + (size_t)following, (size_t)c1};
         int64_t dot[MIXERS];
         int pm[MIXERS];
-        int64_t mix = 0;
         for (int k = 0; k < MIXERS; k++) {
             int32_t *w = c->weights + c->set_offset[k] + set_ctx[k] * N_INPUTS;
             dot[k] = 0;
             for (int i = 0; i < N_INPUTS; i++) dot[k] += (int64_t)x[i] * w[i];
             dot[k] >>= 16;
             pm[k] = squash(lg, dot[k]);
-            mix += dot[k];
         }
-        int p = squash(lg, mix / MIXERS);
+        int32_t *fw = c->final_weights + j * MIXERS;
+        int64_t final_dot = 0;
+        for (int k = 0; k < MIXERS; k++) final_dot += dot[k] * fw[k];
+        int p = squash(lg, final_dot >> 16);
         int p1 = apm_refine(&c->apm_node, lg, p, (size_t)node);
         int p2 = apm_refine(&c->apm_order1, lg, p, (size_t)(c1 << 8 | node));
-        int pf = (2 * p + p1 + p2 + 2) >> 2;
+        int p3 = apm_refine(&c->apm_order2, lg, p, (size_t)((((h & 0xffff) * 0x9E3779B1u) >> 16 ^ (uint64_t)node * 0x2F0B) & 0xffff));
+        int pf = (2 * p + 2 * p1 + 2 * p2 + 2 * p3 + 4) >> 3;
         if (pf < 1) pf = 1;
         if (pf > P_ONE - 1) pf = P_ONE - 1;
 
@@ -261,22 +284,36 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
         if (!c->coder.decoding) c->bits += COST[bit ? pf : P_ONE - pf];
 
         for (int k = 0; k < N_CTX; k++) {
-            uint8_t *n = c->counts + 2 * slot[k];
+            uint8_t *n = c->counts + 3 * slot[k];
+            int n0 = n[0] & 127, n1 = n[1];
             map_update(&c->states, state[k], bit);
-            if (n[!bit] > 2) n[!bit] = (uint8_t)(n[!bit] / 2 + 1);
-            if (n[bit] < 255) n[bit]++;
+            if (bit) {
+                if (n0 > 2) n0 = n0 / 2 + 1;
+                if (n1 < 127) n1++;
+            } else {
+                if (n1 > 2) n1 = n1 / 2 + 1;
+                if (n0 < 127) n0++;
+            }
+            n[0] = (uint8_t)(n0 | bit << 7);
+            n[1] = (uint8_t)n1;
         }
         if (following) map_update(&c->match_map, mctx, bit == guess);
         for (int k = 0; k < MIXERS; k++) {
             int32_t *w = c->weights + c->set_offset[k] + set_ctx[k] * N_INPUTS;
             int64_t err = (int64_t)((bit << P_BITS) - pm[k]) * c->lr;
             for (int i = 0; i < N_INPUTS; i++) {
-                int64_t v = w[i] + ((x[i] * err) >> 10);
+                int64_t v = w[i] + ((x[i] * err) >> 14);
                 w[i] = (int32_t)(v > (1 << 24) ? (1 << 24) : v < -(1 << 24) ? -(1 << 24) : v);
             }
         }
+        int64_t final_err = (int64_t)((bit << P_BITS) - p) * 2;
+        for (int k = 0; k < MIXERS; k++) {
+            int64_t v = fw[k] + ((dot[k] * final_err) >> 14);
+            fw[k] = (int32_t)(v > (1 << 24) ? (1 << 24) : v < -(1 << 24) ? -(1 << 24) : v);
+        }
         apm_update(&c->apm_node, bit);
         apm_update(&c->apm_order1, bit);
+        apm_update(&c->apm_order2, bit);
         node = 2 * node + bit;
     }
     *byte = (uint8_t)(node - 256);
@@ -435,14 +472,16 @@ static PyObject *SideCoder_digest(SideCoder *c, PyObject *unused) {
     h = fnv(h, c->prev_word, S * 8);
     h = fnv(h, c->match_ptr, S * 8);
     h = fnv(h, c->match_len, S * 8);
-    h = fnv(h, c->counts, N_CTX * slots * 2);
-    h = fnv(h, c->states.t, N_CTX * COUNT_LEVELS * COUNT_LEVELS * 4);
+    h = fnv(h, c->counts, N_CTX * slots * 3);
+    h = fnv(h, c->states.t, N_CTX * 2 * COUNT_LEVELS * COUNT_LEVELS * 4);
     h = fnv(h, c->match_map.t, MATCH_BUCKETS * 2 * 4);
     h = fnv(h, c->history, S * (size_t)c->L);
     h = fnv(h, c->match_table, slots * 8);
     h = fnv(h, c->weights, N_WEIGHTS * 4);
+    h = fnv(h, c->final_weights, sizeof c->final_weights);
     h = fnv(h, c->apm_node.t, 256 * APM_CELLS * 2);
     h = fnv(h, c->apm_order1.t, 65536 * APM_CELLS * 2);
+    h = fnv(h, c->apm_order2.t, 65536 * APM_CELLS * 2);
     h = fnv(h, &c->t, sizeof c->t);
     return PyLong_FromUnsignedLongLong(h);
 }
@@ -465,6 +504,7 @@ static void SideCoder_dealloc(SideCoder *c) {
     free(c->weights);
     free(c->apm_node.t);
     free(c->apm_order1.t);
+    free(c->apm_order2.t);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
 
@@ -486,7 +526,7 @@ static int read_table(PyObject *obj, int16_t *dst, Py_ssize_t n, const char *wha
 static int SideCoder_init(SideCoder *c, PyObject *args, PyObject *kwargs) {
     static char *kw[] = {"lengths", "table_bits", "stretch", "squash", "data", "lr", NULL};
     PyObject *lengths, *stretch_obj, *squash_obj, *data = Py_None;
-    int table_bits, lr = 6;
+    int table_bits, lr = 5;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OiOO|Oi", kw, &lengths, &table_bits, &stretch_obj, &squash_obj, &data, &lr))
         return -1;
     if (c->lengths) {
@@ -532,21 +572,24 @@ static int SideCoder_init(SideCoder *c, PyObject *args, PyObject *kwargs) {
     c->prev_word = calloc(S, sizeof(uint64_t));
     c->match_ptr = calloc(S, sizeof(int64_t));
     c->match_len = calloc(S, sizeof(int64_t));
-    c->counts = calloc((size_t)N_CTX << table_bits, 2);
+    c->counts = calloc((size_t)N_CTX << table_bits, 3);
     c->history = calloc((size_t)S * c->L, 1);
     c->match_table = malloc(sizeof(int64_t) << table_bits);
     c->set_offset[0] = 0;
     c->set_offset[1] = MIXER0_SETS * N_INPUTS;
+    c->set_offset[2] = (MIXER0_SETS + MIXER1_SETS) * N_INPUTS;
     c->weights = calloc(N_WEIGHTS, sizeof(int32_t));
     if (!c->last8 || !c->word || !c->prev_word || !c->match_ptr || !c->match_len || !c->counts || !c->history ||
-        !c->match_table || !c->weights || map_init(&c->states, N_CTX * COUNT_LEVELS * COUNT_LEVELS, 1023) ||
-        map_init(&c->match_map, MATCH_BUCKETS * 2, 1023) || apm_init(&c->apm_node, &c->lg, 256) || apm_init(&c->apm_order1, &c->lg, 65536)) {
+        !c->match_table || !c->weights || map_init(&c->states, N_CTX * 2 * COUNT_LEVELS * COUNT_LEVELS, 1023) ||
+        map_init(&c->match_map, MATCH_BUCKETS * 2, 1023) || apm_init(&c->apm_node, &c->lg, 256) || apm_init(&c->apm_order1, &c->lg, 65536) ||
+        apm_init(&c->apm_order2, &c->lg, 65536)) {
         PyErr_NoMemory();
         return -1;
     }
     for (size_t i = 0; i < ((size_t)1 << table_bits); i++) c->match_table[i] = -1;
     /* Start by trusting the transformer alone. */
-    for (size_t i = 0; i < N_WEIGHTS; i += N_INPUTS) c->weights[i] = 1 << 16;
+    for (size_t i = 0; i < N_WEIGHTS; i++) c->weights[i] = i % N_INPUTS == 0 ? 1 << 16 : 1 << 13;
+    for (int i = 0; i < 8 * MIXERS; i++) c->final_weights[i] = (1 << 16) / MIXERS;
     if (data != Py_None) {
         Py_buffer v;
         if (PyObject_GetBuffer(data, &v, PyBUF_C_CONTIGUOUS) < 0) return -1;
