@@ -1,0 +1,293 @@
+"""The compressors under test, and one measured, verified run of a compressor on a file.
+
+Every compression and every decompression is a fresh process that reads a file
+(named on its command line as users run it, or on stdin) and writes stdout to a
+file. A small launcher starts it and reads its resource usage with ``os.wait4``,
+so its CPU time and peak memory are its own, never the runner's (which holds
+torch and, for the prequential estimate, models).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import json
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+ENWIK_URL = "http://mattmahoney.net/dc/textdata.html"
+# ru_maxrss is in KiB on Linux and in bytes on macOS.
+_RSS_UNITS_PER_MIB = 1024 * 1024 if sys.platform == "darwin" else 1024
+_COMPARE_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Classic:
+    """A classic compressor: its command line (FILE to stdout) and, where the binary is missing, its Python binding."""
+
+    key: str  # its name for --compressors
+    label: str  # its name in the tables: the command line users know
+    compress_args: tuple[str, ...]
+    decompress_args: tuple[str, ...]
+    module: str
+    compress_code: str  # an expression of the input bytes ``d``, with ``module`` imported
+    decompress_code: str
+    install: str  # what to install when neither the binary nor the binding is there
+
+
+_ZSTD22_PARAMS = "zstandard.ZstdCompressionParameters.from_level(22, window_log=27, enable_ldm=True)"
+
+CLASSICS = (
+    Classic("gzip", "gzip -9", ("gzip", "-9", "-c"), ("gzip", "-d", "-c"),
+            "gzip", "gzip.compress(d, 9)", "gzip.decompress(d)", "apt-get install gzip"),
+    Classic("bzip2", "bzip2 -9", ("bzip2", "-9", "-c"), ("bzip2", "-d", "-c"),
+            "bz2", "bz2.compress(d, 9)", "bz2.decompress(d)", "apt-get install bzip2"),
+    Classic("xz", "xz -9e", ("xz", "-9e", "-c"), ("xz", "-d", "-c"),
+            "lzma", "lzma.compress(d, preset=9 | lzma.PRESET_EXTREME)", "lzma.decompress(d)", "apt-get install xz-utils"),
+    Classic("zstd19", "zstd -19", ("zstd", "-19", "-q", "-c"), ("zstd", "-d", "-q", "-c"),
+            "zstandard", "zstandard.ZstdCompressor(level=19).compress(d)", "zstandard.ZstdDecompressor().decompress(d)",
+            "apt-get install zstd / pip install zstandard"),
+    Classic("zstd22", "zstd --ultra -22 --long=27", ("zstd", "--ultra", "-22", "--long=27", "-q", "-c"),
+            ("zstd", "-d", "--long=27", "-q", "-c"),
+            "zstandard", f"zstandard.ZstdCompressor(compression_params={_ZSTD22_PARAMS}).compress(d)",
+            "zstandard.ZstdDecompressor(max_window_size=1 << 27).decompress(d)",
+            "apt-get install zstd / pip install zstandard"),
+    Classic("brotli", "brotli -q 11", ("brotli", "-q", "11", "-c"), ("brotli", "-d", "-c"),
+            "brotli", "brotli.compress(d, quality=11)", "brotli.decompress(d)", "apt-get install brotli / pip install brotli"),
+)
+KEYS = ("mdlzip", *(c.key for c in CLASSICS))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A compressor ready to run: two commands that write stdout."""
+
+    label: str
+    compress: tuple[str, ...]
+    decompress: tuple[str, ...]
+    # Whether the commands take their input file as the last argument; otherwise they read stdin.
+    # A tool given a file knows its size and sizes its buffers to it (zstd --long from stdin takes
+    # 650 MB for any input), so the binaries are run as users run them, on files.
+    file_argument: bool
+    implementation: str  # "binary", "python <module>", "mdlzip" or "custom"
+    version: str
+    describe: Optional[tuple[str, ...]] = None  # a command that prints facts about an archive as JSON
+    mdlzip_level: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    label: str
+    reason: str
+
+
+def _first_line(argv: list[str]) -> str:
+    """The first nonempty line a command prints (both streams), or '' where it fails."""
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = (proc.stdout + proc.stderr).decode(errors="replace").splitlines()
+    return next((line.strip() for line in lines if line.strip()), "")
+
+
+def _package_version(name: str) -> Optional[str]:
+    """The installed distribution's version; None for the standard library or a source tree run in place."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _module_version(module: str) -> str:
+    return f"{module} {_package_version(module) or f'(Python {platform.python_version()})'}"
+
+
+def _python_command(module: str, expression: str) -> tuple[str, ...]:
+    code = f"import sys, {module}; d = sys.stdin.buffer.read(); sys.stdout.buffer.write({expression})"
+    return (sys.executable, "-c", code)
+
+
+def classic(c: Classic) -> Entry | Skipped:
+    """The system binary where it is on PATH (what users run), else the Python binding, else skipped."""
+    binary = shutil.which(c.compress_args[0])
+    if binary:
+        return Entry(c.label, c.compress_args, c.decompress_args, True, "binary", _first_line([binary, "--version"]))
+    if importlib.util.find_spec(c.module):
+        return Entry(
+            f"{c.label} (python {c.module})",
+            _python_command(c.module, c.compress_code),
+            _python_command(c.module, c.decompress_code),
+            False,
+            f"python {c.module}",
+            _module_version(c.module),
+        )
+    return Skipped(c.label, f"{c.compress_args[0]} not installed ({c.install})")
+
+
+def mdlzip(level: int, method: str, threads: Optional[int], git_commit: Optional[str]) -> Entry | Skipped:
+    """mdlzip's command line as users run it, in the interpreter running the benchmark."""
+    thread_option = (f"-T{threads}",) if threads else ()
+    label = f"mdlzip -{level}" + ("" if method == "auto" else f" --method {method}") + "".join(f" {o}" for o in thread_option)
+    if importlib.util.find_spec("mdlzip") is None:
+        return Skipped(label, "mdlzip not installed (pip install -e . in the repository)")
+    command = (sys.executable, "-m", "mdlzip")
+    version = (_package_version("mdlzip") or "source tree") + (f" ({git_commit[:12]})" if git_commit else "")
+    return Entry(
+        label,
+        (*command, "compress", "-q", "-c", f"--level={level}", f"--method={method}", *thread_option),
+        (*command, "decompress", "-q", "-c", *thread_option),
+        True,
+        "mdlzip",
+        f"mdlzip {version}",
+        describe=(*command, "info", "--json"),
+        mdlzip_level=level,
+    )
+
+
+def custom(name: str, compress: str, decompress: str) -> Entry | Skipped:
+    """Any compressor given as two shell-style command lines (stdin to stdout): tools not listed here, tests."""
+    compress_argv, decompress_argv = tuple(shlex.split(compress)), tuple(shlex.split(decompress))
+    for argv in (compress_argv, decompress_argv):
+        if not argv or shutil.which(argv[0]) is None:
+            program = argv[0] if argv else "(empty command)"
+            return Skipped(name, f"{program} not installed (not found on PATH)")
+    return Entry(name, compress_argv, decompress_argv, False, "custom", "custom")
+
+
+# Linux charges a process, until it execs, with the memory of the process it was forked from, and
+# ru_maxrss keeps that. So a command is forked from this small launcher, never from the runner
+# (which holds torch), and the launcher reports the command's own wait4 usage.
+_LAUNCHER = """
+import os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        os.write(2, f"{argv[0]}: {exc.strerror}\\n".encode())
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(report, "w") as f:
+    f.write(f"{wall} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+# A peak within this of the launcher's own share is indistinguishable from it.
+_FLOOR_SLACK_MIB = 0.5
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one child process cost."""
+
+    wall_s: float  # from fork to exit, without the launcher's start
+    cpu_s: float  # user + system
+    peak_rss_mib: float
+    # True where the command used less than the launcher's share, which ru_maxrss cannot see below.
+    peak_rss_is_upper_bound: bool
+    exit_code: int
+    stderr_tail: str
+
+
+def _launch(argv: tuple[str, ...], stdin, stdout, stderr) -> tuple[float, float, float, int]:
+    """(wall s, CPU s, peak RSS MiB, exit code) of argv run through the launcher."""
+    with tempfile.TemporaryDirectory(prefix="mdlzip-bench-usage-") as tmp:
+        report = Path(tmp) / "usage"
+        launcher = (sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report))
+        subprocess.run([*launcher, *argv], stdin=stdin, stdout=stdout, stderr=stderr, check=False)
+        wall, cpu, maxrss, code = report.read_text().split()  # no report: the launcher failed, an OSError
+    return float(wall), float(cpu), int(maxrss) / _RSS_UNITS_PER_MIB, int(code)
+
+
+@functools.cache
+def launcher_floor_mib() -> float:
+    """The launcher's share in every peak, measured on a command that uses almost nothing."""
+    return _launch(("true",), subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)[2]
+
+
+def measure(command: tuple[str, ...], source: Path, target: Path, file_argument: bool) -> Usage:
+    """Run the command on source (its last argument, or stdin) with stdout to target, measuring it alone."""
+    argv = (*command, str(source)) if file_argument else command
+    with open(source, "rb") as src, open(target, "wb") as dst, tempfile.TemporaryFile() as err:
+        wall, cpu, peak, code = _launch(argv, subprocess.DEVNULL if file_argument else src, dst, err)
+        err.seek(0)
+        lines = err.read().decode(errors="replace").strip().splitlines()
+    floor = launcher_floor_mib()
+    return Usage(wall, cpu, peak, peak <= floor + _FLOOR_SLACK_MIB, code, lines[-1] if lines else "")
+
+
+def first_difference(a: Path, b: Path) -> Optional[int]:
+    """The offset of the first byte where two files differ (the shorter one's length if one is a prefix), or None."""
+    offset = 0
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(_COMPARE_CHUNK), fb.read(_COMPARE_CHUNK)
+            if ca != cb:
+                return offset + next((i for i, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
+            if not ca:
+                return None
+            offset += len(ca)
+
+
+def _shown(command: tuple[str, ...], file_argument: bool, source: str, target: str) -> str:
+    """The command line as a user would type it."""
+    return f"{shlex.join(command)} {'' if file_argument else '< '}{source} > {target}"
+
+
+def _failed(row: dict, reason: str) -> dict:
+    row.update(status="failed", error=reason, round_trip=False)
+    return row
+
+
+def run(entry: Entry, dataset: Path, size: int) -> dict:
+    """Compress, decompress and compare; the row for the results.
+
+    A size is recorded only once the decompressed output has been compared with
+    the input byte for byte.
+    """
+    row = {
+        "compressor": entry.label,
+        "implementation": entry.implementation,
+        "version": entry.version,
+        "compress_command": _shown(entry.compress, entry.file_argument, "FILE", "ARCHIVE"),
+        "decompress_command": _shown(entry.decompress, entry.file_argument, "ARCHIVE", "OUTPUT"),
+        "status": None,
+        "compressed_bytes": None,
+        "bits_per_byte": None,
+        "round_trip": None,
+    }
+    with tempfile.TemporaryDirectory(prefix="mdlzip-bench-") as tmp:
+        archive, restored = Path(tmp) / "archive", Path(tmp) / "restored"
+        try:
+            packed = measure(entry.compress, dataset, archive, entry.file_argument)
+            row["compress"] = asdict(packed)
+            if packed.exit_code != 0:
+                return _failed(row, f"compress exited with status {packed.exit_code}: {packed.stderr_tail}")
+            unpacked = measure(entry.decompress, archive, restored, entry.file_argument)
+            row["decompress"] = asdict(unpacked)
+        except OSError as exc:
+            return _failed(row, f"could not run: {exc}")
+        if unpacked.exit_code != 0:
+            return _failed(row, f"round trip FAILED: decompress exited with status {unpacked.exit_code}: {unpacked.stderr_tail}")
+        where = first_difference(dataset, restored)
+        if where is not None:
+            got = restored.stat().st_size
+            return _failed(row, f"round trip FAILED: decoded {got} bytes differ from the {size}-byte input at byte {where}")
+        if entry.describe:
+            described = subprocess.run([*entry.describe, str(archive)], capture_output=True)
+            if described.returncode != 0:
+                return _failed(row, f"describing the archive failed: {described.stderr.decode(errors='replace').strip()}")
+            row["info"] = json.loads(described.stdout)
+        compressed = archive.stat().st_size
+    row.update(status="ok", round_trip=True, compressed_bytes=compressed, bits_per_byte=8 * compressed / size if size else None)
+    return row

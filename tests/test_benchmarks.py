@@ -1,0 +1,124 @@
+"""The benchmark runner, run as users run it: a smoke run, a failed round trip, missing tools and datasets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, sample_text
+
+SIZE = 30_000
+# Decodes to the input with its last byte flipped: a round trip that must be caught.
+CORRUPT = shlex.join(
+    [sys.executable, "-c", "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d[:-1] + bytes([d[-1] ^ 1]))"]
+)
+
+
+def bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "text"
+    path.write_bytes(sample_text(SIZE))
+    return path
+
+
+def load(folder, name: str) -> dict:
+    return json.loads((folder / f"{name}.json").read_text())
+
+
+def test_quick_run_writes_verified_json_markdown_and_plot(text_file, tmp_path):
+    out = tmp_path / "results"
+    # --quick's mdlzip level and prequential estimate, on a small file with a token budget and one thread.
+    result = bench("--quick", str(text_file), "--threads", "1", "--prequential-budget", "0.05", "--out", str(out), "--name", "smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = load(out, "smoke")
+
+    assert results["datasets"] == [{"name": "text", "path": str(text_file.resolve()), "bytes": SIZE, "sha256": results["datasets"][0]["sha256"]}]
+    assert {"cpu", "cores", "ram_gib", "os", "python", "torch", "numpy", "date"} <= results["machine"].keys()
+    rows = {row["compressor"]: row for row in results["rows"]}
+    verified = {name: row for name, row in rows.items() if row["status"] == "ok"}
+    # gzip always runs: the binary or, without it, Python's own module.
+    assert "mdlzip -1 -T1" in verified and any(name.startswith("gzip -9") for name in verified)
+    for row in verified.values():
+        assert row["round_trip"] is True and row["compressed_bytes"] > 0
+        assert row["bits_per_byte"] == pytest.approx(8 * row["compressed_bytes"] / SIZE)
+        for usage in (row["compress"], row["decompress"]):
+            assert usage["wall_s"] > 0 and usage["cpu_s"] >= 0 and usage["peak_rss_mib"] > 0 and usage["exit_code"] == 0
+    for row in rows.values():
+        assert row["status"] in ("ok", "skipped"), row
+        if row["status"] == "skipped":
+            assert f"skipped: {row['compressor']}: {row['reason']}" in result.stdout
+
+    archive = verified["mdlzip -1 -T1"]
+    info = archive["info"]
+    assert info["header_bytes"] + info["model_bytes"] + info["data_bytes"] == archive["compressed_bytes"]
+
+    (code,) = results["codes"]
+    assert code["uniform"] == {"bytes": SIZE, "bits_per_byte": 8.0}
+    assert code["two_part"]["bytes"] == archive["compressed_bytes"]
+    estimate = code["prequential_estimate"]
+    blocks = estimate["blocks"]
+    assert [b["start"] for b in blocks] == [0] + [b["end"] for b in blocks[:-1]] and blocks[-1]["end"] == SIZE
+    assert blocks[0]["bits"] == 8 * blocks[0]["end"] and blocks[0]["train_steps"] == 0
+    assert all(b["bits"] > 0 and b["train_steps"] >= 1 for b in blocks[1:])
+    assert estimate["bytes"] == pytest.approx(sum(b["bits"] for b in blocks) / 8)
+    assert estimate["bits_per_byte"] == pytest.approx(8 * estimate["bytes"] / SIZE)
+
+    table = (out / "smoke.md").read_text()
+    assert "## text (30,000 bytes)" in table and "| mdlzip -1 -T1 |" in table and "✓" in table and "✗" not in table
+    assert "| uniform | 30,000 | 8.000 |" in table and "| prequential (estimate) |" in table
+    if importlib.util.find_spec("matplotlib"):
+        assert (out / "smoke.png").read_bytes().startswith(b"\x89PNG")
+    else:
+        assert "plot skipped: matplotlib is not installed" in result.stdout and not (out / "smoke.png").exists()
+
+
+def test_a_failed_round_trip_is_one_clear_line_and_fails_the_run(text_file, tmp_path):
+    out = tmp_path / "results"
+    result = bench(str(text_file), "--compressors", "gzip", "--custom", "corrupt", "cat", CORRUPT, "--out", str(out), "--name", "f")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"text: corrupt: round trip FAILED: decoded {SIZE} bytes differ from the {SIZE}-byte input at byte {SIZE - 1}" in result.stderr
+    rows = {row["compressor"]: row for row in load(out, "f")["rows"]}
+    assert rows["corrupt"]["status"] == "failed" and rows["corrupt"]["compressed_bytes"] is None
+    assert all(row["status"] == "ok" for name, row in rows.items() if name != "corrupt")
+    # The failed row shows no size, only the cross.
+    assert "| corrupt | — | — |" in (out / "f.md").read_text()
+
+
+def test_missing_tools_are_skipped_and_python_bindings_stand_in_for_binaries(text_file, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    no_binaries = {**os.environ, "PATH": str(empty)}
+    out = tmp_path / "results"
+    result = bench(
+        str(text_file), "--compressors", "gzip,xz", "--custom", "paq", "no-such-paq", "no-such-paq -d",
+        "--out", str(out), "--name", "p", env=no_binaries,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skipped: paq: no-such-paq not installed (not found on PATH)" in result.stdout.splitlines()
+    rows = {row["compressor"]: row for row in load(out, "p")["rows"]}
+    assert rows["gzip -9 (python gzip)"]["status"] == rows["xz -9e (python lzma)"]["status"] == "ok"
+    assert rows["paq"] == {"dataset": "text", "compressor": "paq", "status": "skipped", "reason": "no-such-paq not installed (not found on PATH)"}
+    assert "- Skipped: paq: no-such-paq not installed" in (out / "p.md").read_text()
+
+
+@pytest.mark.parametrize("name, hint", [("enwik8", "http://mattmahoney.net/dc/textdata.html"), ("notes.txt", None)])
+def test_a_missing_dataset_is_one_clear_line_before_anything_runs(tmp_path, name, hint):
+    out = tmp_path / "results"
+    result = bench(str(tmp_path / name), "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"benchmarks: dataset not found: {tmp_path / name}") and result.stderr.count("\n") == 1
+    if hint:
+        assert hint in result.stderr
+    assert not out.exists()
