@@ -1,0 +1,76 @@
+"""``python -m benchmarks.sparsifiers FILE SPARSIFIER``: one row of the sparsifier table.
+
+Compresses FILE with the neural method and the transformer alone (no side
+models, so the archive is the pruned model's own two-part code), checks the
+round trip, and appends the facts of ``mdlzip info`` plus the compress time as
+one JSON line to ``benchmarks/results/sparsifiers.jsonl``. ``dense`` is the
+baseline without sparsifier and without the threshold search. ``--table``
+prints the Markdown table of every recorded row instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import mdlzip
+from mdlzip.train.sparsity import NAMES
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sparsifiers.jsonl"
+COLUMNS = "| file | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on |"
+
+
+def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
+    data = path.read_bytes()
+    settings = {"sparsifier": "none", "tamade": False} if sparsifier == "dense" else {"sparsifier": sparsifier}
+    start = time.perf_counter()
+    archive = mdlzip.compress(data, method="neural", adaptive=False, device=device, threads=threads, **settings)
+    seconds = time.perf_counter() - start
+    if mdlzip.decompress(archive, device="cpu") != data:
+        raise SystemExit(f"sparsifiers: {path}: round trip FAILED")
+    facts = mdlzip.info(archive)
+    facts.pop("tensors", None)
+    facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads)
+    return facts
+
+
+def table(rows: list[dict]) -> str:
+    lines = [COLUMNS, "|---" * (COLUMNS.count("|") - 1) + "|"]
+    for r in sorted(rows, key=lambda r: (r["file"], r["archive_bytes"])):
+        lines.append(
+            f"| {r['file']} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
+            f"{r['model_bytes']:,} ({r['mask_bytes']:,.0f} / {r['value_bytes']:,.0f}) | {r['data_bytes']:,} | "
+            f"{r['archive_bytes']:,} | {r['bits_per_byte']:.3f} | {r['compress_s']:.0f} | {r.get('machine', r['device'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sparsifiers", description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", type=Path, nargs="?")
+    parser.add_argument("sparsifier", nargs="?", choices=[*NAMES, "dense"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--table", action="store_true", help="print the table of the recorded rows")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table([json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]))
+        return 0
+    if args.file is None or args.sparsifier is None:
+        parser.error("give FILE and SPARSIFIER, or --table")
+    if not args.file.is_file():
+        print(f"sparsifiers: {args.file}: no such file", file=sys.stderr)
+        return 2
+    row = run(args.file, args.sparsifier, args.device, args.threads)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(table([row]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
