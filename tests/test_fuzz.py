@@ -6,7 +6,9 @@ from __future__ import annotations
 import tracemalloc
 import zlib
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,6 +120,14 @@ def test_huge_declared_length_allocates_nothing():
         archive = container.pack(method_id, container.MAX_LENGTH, b"\x00" * 8, Encoded(data=b"tiny"))
         # A few MiB at most: zstd's decoder reads in 1 MiB chunks.
         assert peak_memory(lambda: mdlzip.decompress(archive)) < 4 << 20
+
+
+def test_a_neural_archive_claiming_a_huge_length_allocates_nothing():
+    encoded = container.unpack((Path(__file__).parent / "fixtures" / "sample.v1-neural.mdlz").read_bytes())[3]
+    archive = container.pack(2, container.MAX_LENGTH, b"\x00" * 8, encoded)
+    assert peak_memory(lambda: mdlzip.decompress(archive)) < 4 << 20
+    with pytest.raises(MdlzipError, match="too short"):
+        mdlzip.decompress(archive)
 
 
 def rle_bomb(claimed: int, blocks: int) -> bytes:

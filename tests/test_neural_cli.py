@@ -39,6 +39,23 @@ def test_archives_decode_at_any_thread_count(workdir, enc_threads, dec_threads):
     assert (out.code, out.out) == (0, TEXT)
 
 
+def test_side_models_switch(workdir):
+    """--no-adaptive codes with the transformer alone; by default the side models are used where they pay."""
+    for flag, name in (("--no-adaptive", "plain.mdlz"), ("--adaptive", "mixed.mdlz")):
+        assert run_process("compress", "-q", "--method", "neural", "--level", "1", flag, "-o", name, "a.txt", cwd=workdir).code == 0
+        out = run_process("decompress", "-c", name, cwd=workdir)
+        assert (out.code, out.out) == (0, TEXT)
+    plain = json.loads(run_process("info", "--json", "plain.mdlz", cwd=workdir).out)
+    mixed = json.loads(run_process("info", "--json", "mixed.mdlz", cwd=workdir).out)
+    assert plain["side_models"] is None and plain["side_models_alone_candidate_bytes"] is None
+    assert mixed["side_models"] is not None and mixed["archive_bytes"] < plain["archive_bytes"]
+
+
+def test_fixtures_cover_both_data_codings():
+    facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob("*.v1-neural.mdlz")]
+    assert {f["side_models"] is None for f in facts} == {True, False}
+
+
 def test_auto_is_never_worse_than_the_classic_methods(workdir):
     auto = mdlzip.compress(TEXT, level=1)
     assert mdlzip.decompress(auto) == TEXT

@@ -164,8 +164,17 @@ def _code_data(data, cfg, model_bytes, streams, chunk, side, device, options) ->
     return data_bytes, integer_bits, side
 
 
+# Every frequency is at least 1 of at most 2**16 + 255 (and every bit probability at most
+# 4095/4096), so each byte costs at least 0.0028 bits: an honest data section never codes
+# more than ~2,840 bytes per byte. A larger claim is a hostile archive, refused before
+# anything of the claimed size is allocated.
+MAX_BYTES_PER_DATA_BYTE = 4096
+
+
 def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     header = Header.from_bytes(encoded.header)
+    if original_length > MAX_BYTES_PER_DATA_BYTE * (len(encoded.data) + 8):
+        raise MdlzipError("corrupt archive: the data section is too short for the original length")
     device = pick_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
