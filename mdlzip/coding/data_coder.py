@@ -82,18 +82,17 @@ def encode(
         t1 = min(L, t0 + chunk)
         freqs = model.run(inputs[:, t0:t1], state).transpose(0, 1)  # (C, S, 256), time-major
         keep = active[t0:t1]
-        symbols = segs[:, t0:t1].T[keep].cpu().numpy()
-        kept = freqs[keep].cpu().numpy()
+        freqs_np, keep_np = freqs.cpu().numpy(), keep.cpu().numpy()
+        symbols, kept = symbols_np[:, t0:t1].T[keep_np], freqs_np[keep_np]
         transformer_bits += _transformer_bits(kept, symbols)
         if side_models is None:
             encoder.encode(symbols.astype(np.int32), _FAMILY, kept.astype(np.float64))
         else:
-            freqs_np = freqs.cpu().numpy()
             for t in range(t0, t1):
-                m = int(active[t].sum())
+                m = int(keep_np[t - t0].sum())  # active segments are always the first m
                 side_models.encode_step(np.ascontiguousarray(freqs_np[t - t0, :m]), np.ascontiguousarray(symbols_np[:m, t]))
         if progress:
-            progress(int(keep.sum()))
+            progress(int(keep_np.sum()))
     if side_models is not None:
         return side_models.finish(), transformer_bits
     return encoder.get_compressed().astype("<u4").tobytes(), transformer_bits
@@ -121,7 +120,6 @@ def decode(
     state = model.new_state(S)
     token = torch.full((S, 1), BOS, dtype=torch.int64, device=model.device)
     full = S if lengths[-1] == L else S - 1  # segments still active at the last steps
-
     with torch.inference_mode():
         for t in range(L):
             freqs = model.run(token, state)[:, 0].cpu().numpy()
