@@ -35,10 +35,7 @@ def test_squash_inverts_stretch():
 
 def _segments(data: bytes, streams: int) -> tuple[list[int], np.ndarray]:
     lengths = data_coder.segment_lengths(len(data), streams)
-    segs = np.zeros((len(lengths), lengths[0]), dtype=np.uint8)
-    for s, start in enumerate(range(0, len(data), lengths[0])):
-        segs[s, : lengths[s]] = np.frombuffer(data[start : start + lengths[s]], dtype=np.uint8)
-    return lengths, segs
+    return lengths, data_coder._segments(data, lengths).numpy().astype(np.uint8)
 
 
 def _freqs(kind: str, steps: int, S: int, seed: int) -> np.ndarray:
