@@ -38,16 +38,25 @@ def _require(method):
     return module
 
 
-def _candidates(method: str, size: int) -> list:
+def _candidates(method: str, size: int, primed: bool = False) -> list:
     """The methods to try, simplest first (so that ties go to the simpler one)."""
     if method != "auto":
         return [_require(method)]
     chosen = [_require("stored"), _require("zstd")]
     neural = _load("neural")
-    min_input = getattr(neural, "MIN_INPUT", None)
+    min_input = getattr(neural, "MIN_INPUT_PRIMED" if primed else "MIN_INPUT", None)
     if min_input is not None and size >= min_input:
         chosen.append(neural)
     return chosen
+
+
+def load_prior(prior):
+    """A prior given as a loaded ``Prior``, a path, or ``"default"`` (the shipped one); None stays None."""
+    if prior is None or not isinstance(prior, (str, bytes)) and not hasattr(prior, "__fspath__"):
+        return prior
+    from . import prior as priors  # the neural method's part: loads torch
+
+    return priors.resolve(prior)
 
 
 def _options(device: str, threads: Optional[int], **fields) -> Options:
@@ -67,12 +76,15 @@ def compress(
     threads: Optional[int] = None,
     seed: int = 0,
     progress: Optional[ProgressFn] = None,
+    prior=None,
     **extra,
 ) -> bytes:
     """Compress bytes into an archive; ``method="auto"`` keeps the smallest result.
 
     ``level`` (1..9) trades time for size in the neural method; ``threads`` and
-    ``device`` apply where torch is used; ``extra`` holds method-specific settings.
+    ``device`` apply where torch is used; ``prior`` (a path, ``"default"`` or a
+    loaded prior) is what the neural method may start from; ``extra`` holds
+    method-specific settings.
     """
     data = bytes(data)
     if method not in METHOD_CHOICES:
@@ -81,11 +93,11 @@ def compress(
         raise MdlzipError(f"level must be an integer from 1 to 9, not {level!r}")
     if len(data) > container.MAX_LENGTH:
         raise MdlzipError(f"input larger than the format's limit of {container.MAX_LENGTH} bytes")
-    options = _options(device, threads, level=level, seed=seed, progress=progress, extra=extra)
+    options = _options(device, threads, level=level, seed=seed, progress=progress, prior=load_prior(prior), extra=extra)
     content_checksum = container.checksum(data)
     archives = [
         container.pack(module.METHOD_ID, len(data), content_checksum, module.encode(data, options))
-        for module in _candidates(method, len(data))
+        for module in _candidates(method, len(data), options.prior is not None)
     ]
     # min() keeps the first of equal sizes, and candidates come simplest first.
     return min(archives, key=len)
@@ -97,10 +109,15 @@ def decompress(
     threads: Optional[int] = None,
     device: str = "auto",
     progress: Optional[ProgressFn] = None,
+    prior=None,
 ) -> bytes:
-    """The original bytes of an archive, after checking its CRC32, length and content checksum."""
+    """The original bytes of an archive, after checking its CRC32, length and content checksum.
+
+    An archive made with a prior needs that very prior: ``prior`` (as for
+    ``compress``) is looked at first, then the search path of ``mdlzip.prior``.
+    """
     method_id, original_length, content_checksum, encoded = container.unpack(blob)
-    options = _options(device, threads, progress=progress)
+    options = _options(device, threads, progress=progress, prior=load_prior(prior))
     data = bytes(_require(method_id).decode(encoded, original_length, options))
     if len(data) != original_length:
         raise MdlzipError(f"corrupt archive: decoded {len(data)} bytes, expected {original_length}")

@@ -254,6 +254,14 @@ _device = click.option(
 )
 
 
+_prior = click.option(
+    "--prior",
+    metavar="PRIOR",
+    default=None,
+    help="A prior file (.mdlp), or 'default' for the one shipped with mdlzip.",
+)
+
+
 def _torch_threads(threads: Optional[int]) -> Optional[int]:
     return os.cpu_count() if threads == 0 else threads
 
@@ -294,16 +302,22 @@ def cli(ctx: click.Context) -> int:
     show_default=True,
     help="Mix adaptive side models (context, word and match models) into the neural method's predictions.",
 )
-def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier, adaptive) -> int:
-    """Compress FILES to FILE.mdlz (stdin to stdout with no FILES or -)."""
+@_prior
+def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier, adaptive, prior) -> int:
+    """Compress FILES to FILE.mdlz (stdin to stdout with no FILES or -).
+
+    With --prior the neural method also tries starting from the prior; the archive
+    then names the prior by its hash and needs it to decompress.
+    """
     if stdout and len(files) > 1:
         raise click.UsageError("-c takes a single input file when compressing (archives do not concatenate)")
     explicit = _single_output(files, output, stdout)
     threads = _torch_threads(threads)
-    settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier, adaptive=adaptive)
+    prior = _load_prior(prior)
+    settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier, adaptive=adaptive, prior=prior)
 
     def check(data: bytes, archive: bytes) -> None:
-        if api.decompress(archive, device=device, threads=threads) != data:
+        if api.decompress(archive, device=device, threads=threads, prior=prior) != data:
             raise MdlzipError("the archive does not decode to the input; source kept")
 
     def each(name: str) -> None:
@@ -332,10 +346,16 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
 @_file_options
 @_threads
 @_device
-def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, device) -> int:
-    """Decompress ARCHIVES (FILE.mdlz to FILE; stdin to stdout with none or -)."""
+@_prior
+def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, device, prior) -> int:
+    """Decompress ARCHIVES (FILE.mdlz to FILE; stdin to stdout with none or -).
+
+    An archive made with a prior finds it by hash: --prior first, then the
+    folders in $MDLZIP_PRIOR_PATH, then the priors shipped with mdlzip.
+    """
     explicit = _single_output(archives, output, stdout)
     threads = _torch_threads(threads)
+    prior = _load_prior(prior)
 
     def each(name: str) -> None:
         if explicit:
@@ -350,7 +370,7 @@ def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, dev
             sizes = _convert(
                 name,
                 target,
-                lambda blob: api.decompress(blob, device=device, threads=threads, progress=progress),
+                lambda blob: api.decompress(blob, device=device, threads=threads, progress=progress, prior=prior),
                 force=force,
                 rm=rm,
                 binary_output=False,
@@ -367,17 +387,29 @@ def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, dev
 @_verbose
 @_threads
 @_device
-def verify_archives(archives, quiet, verbose, threads, device) -> int:
+@_prior
+def verify_archives(archives, quiet, verbose, threads, device, prior) -> int:
     """Decode ARCHIVES fully and verify them; write nothing. Exit 0 only if all are intact."""
     threads = _torch_threads(threads)
+    prior = _load_prior(prior)
 
     def each(name: str) -> None:
         with _progress(_display(name), quiet) as progress:
-            api.verify(_read(name), device=device, threads=threads, progress=progress)
+            api.verify(_read(name), device=device, threads=threads, progress=progress, prior=prior)
         if verbose and not quiet:
             click.echo(f"{_display(name)}: OK", err=True)
 
     return _run(archives, each)
+
+
+def _load_prior(name: Optional[str]):
+    """The prior named by --prior, loaded once for all files; its errors name the prior."""
+    if name is None:
+        return None
+    try:
+        return api.load_prior(name)
+    except MdlzipError as exc:
+        raise MdlzipError(f"--prior {name}: {exc}") from None
 
 
 def _format(value) -> str:
@@ -398,14 +430,11 @@ def info(archive, as_json, verbose) -> int:
     def each(name: str) -> None:
         facts = api.info(_read(name))
         if as_json:
-            click.echo(json.dumps(facts, indent=2))
+            _print_facts(facts, True)
             return
         # The content checksum and the per-tensor table are for the curious (-v); JSON always carries everything.
         tensors = facts.pop("tensors", None)
-        shown = {k: v for k, v in facts.items() if verbose or k != "checksum"}
-        width = max(len(k) for k in shown)
-        for key, value in shown.items():
-            click.echo(f"{key.replace('_', ' '):<{width}}  {_format(value)}")
+        _print_facts({k: v for k, v in facts.items() if verbose or k != "checksum"}, False)
         if verbose and tensors:
             click.echo(f"\n{'tensor':<10} {'size':>8} {'nonzero':>8} {'mask B':>9} {'value B':>9} {'bits/nz':>8}")
             for tname, t in tensors.items():
@@ -413,6 +442,90 @@ def info(archive, as_json, verbose) -> int:
                 click.echo(f"{tname:<10} {t['size']:>8} {t['nonzero']:>8} {t['mask_bytes']:>9.1f} {t['value_bytes']:>9.1f} {per:>8.2f}")
 
     return _run((archive,), each)
+
+
+def _print_facts(facts: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        click.echo(f"{key.replace('_', ' '):<{width}}  {_format(value)}")
+
+
+@cli.group()
+def prior() -> None:
+    """Shared priors: a transformer and a priming text that archives start from."""
+
+
+def _corpus(paths: tuple) -> tuple[bytes, list[str]]:
+    """The files named, folders walked in sorted order; and a line per file for the description."""
+    parts, lines = [], []
+    for path in paths:
+        files = [path] if os.path.isfile(path) else sorted(
+            os.path.join(root, f) for root, _, names in os.walk(path) for f in names
+        ) if os.path.isdir(path) else None
+        if files is None:
+            raise MdlzipError(f"{path}: no such file or folder")
+        for name in files:
+            data = _read(name)
+            parts.append(data)
+            lines.append(f"{os.path.basename(name)} ({len(data)} bytes)")
+    corpus = b"".join(parts)
+    if not corpus:
+        raise MdlzipError("the corpus is empty")
+    return corpus, lines
+
+
+@prior.command("train")
+@click.argument("corpus", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", required=True, metavar="NAME.mdlp", help="The prior file to write.")
+@click.option("--level", type=click.IntRange(1, 9), default=6, show_default=True, help="Training effort.")
+@click.option("--description", default="", help="What the corpus is (sources, licenses); file names are added.")
+@click.option("--text-bytes", type=click.IntRange(0, 1 << 26), default=None, help="Priming text size (default 12 MiB).")
+@click.option(
+    "--transformer/--no-transformer",
+    default=True,
+    show_default=True,
+    help="Also train a transformer that archives may refine (else a priming text only).",
+)
+@_force
+@_quiet
+@_threads
+@_device
+def prior_train(corpus, output, level, description, text_bytes, transformer, force, quiet, threads, device) -> int:
+    """Train a prior on CORPUS files and folders and write it to NAME.mdlp."""
+
+    def each(name: str) -> None:
+        from .methods.neural import pick_device
+        from .train.prior import TEXT_BYTES, train_prior
+
+        _refuse_existing(output, force)
+        data, lines = _corpus(corpus)
+        if _torch_threads(threads):
+            import torch
+
+            torch.set_num_threads(_torch_threads(threads))
+        text = "\n".join(([description] if description else []) + [f"corpus: {len(data)} bytes", *lines])
+        with _progress("prior", quiet) as progress:
+            raw = train_prior(
+                data, text, level, pick_device(device), TEXT_BYTES if text_bytes is None else text_bytes,
+                (lambda step, steps, info: progress("train", step, steps, info)) if progress else None,
+                transformer,
+            )
+        _write_file(output, raw, force, STDIO)
+        if not quiet:
+            click.echo(f"{output}: prior {api.load_prior(output).digest.hex()}, {len(raw)} bytes", err=True)
+
+    return _run((output,), each)
+
+
+@prior.command("info")
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object.")
+def prior_info(path, as_json) -> int:
+    """Show a prior's hash, size, transformer and training data."""
+    return _run((path,), lambda name: _print_facts(api.load_prior(name).describe(), as_json))
 
 
 def main(args: Optional[list] = None) -> None:

@@ -8,7 +8,8 @@ segment 0..S-1 at t = 0, then at t = 1, and so on.
 
 With side models (``coding.adaptive``) each byte is coded as eight binary
 decisions instead, in the same time-major order, with the mixed probability of
-every bit; the transformer's frequencies become one of the mixer's inputs.
+every bit; the transformer's frequencies become one of the mixer's inputs. A
+prior's text (``prime``) primes the side models on both sides before step 0.
 
 Frequencies reach constriction as float64 arrays of integers (totals below
 2**24), with ``perfect=False``: constriction's own quantization is then a fixed
@@ -64,6 +65,7 @@ def encode(
     chunk: int = 256,
     progress: Optional[Callable[[int], None]] = None,
     side: Optional[SideConfig] = None,
+    prime: bytes = b"",
 ) -> tuple[bytes, float]:
     """The coded data, and the integer transformer's own codelength of it in bits."""
     lengths = segment_lengths(len(data), streams)
@@ -75,7 +77,7 @@ def encode(
     active = torch.tensor(lengths, device=model.device)[None, :] > torch.arange(L, device=model.device)[:, None]  # (L, S)
     encoder = constriction.stream.queue.RangeEncoder()
     state = model.new_state(S)
-    side_models = side_coder(side, lengths) if side else None
+    side_models = side_coder(side, lengths, prime=prime) if side else None
     symbols_np = segs.cpu().numpy().astype(np.uint8)
     transformer_bits = 0.0
     for t0 in range(0, L, chunk):
@@ -105,12 +107,13 @@ def decode(
     streams: int,
     progress: Optional[Callable[[int], None]] = None,
     side: Optional[SideConfig] = None,
+    prime: bytes = b"",
 ) -> bytes:
     lengths = segment_lengths(n, streams)
     if not lengths:
         return b""
     if side:
-        side_models = side_coder(side, lengths, raw)
+        side_models = side_coder(side, lengths, raw, prime)
     elif len(raw) % 4:
         raise MdlzipError("corrupt data section: length is not a multiple of 4")
     else:

@@ -41,6 +41,9 @@ class Options:
     threads: Optional[int] = None
     seed: int = 0
     progress: Optional[ProgressFn] = None
+    # A loaded prior (``mdlzip.prior.Prior``): what to refine when compressing, and where to
+    # look first when an archive names one.
+    prior: Optional[object] = None
     extra: dict = field(default_factory=dict)  # method-specific settings (tests, benchmarks)
 
 

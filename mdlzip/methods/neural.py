@@ -1,16 +1,17 @@
 """Method 2, neural: train a byte transformer on the input, store it, range-code the data with it.
 
 Header section: the model config, the number of lock-step streams, the size of
-the side models' tables (0: no side models), and the facts shown by ``info``
-(training steps and time, codelengths). Model section: the
-integer weights (``coding.weight_codec``). Data section: the range-coded bytes
+the side models' tables (0: no side models), the facts shown by ``info``
+(training steps and time, codelengths) and, where the archive uses a prior,
+how and which one. Model section: the integer weights (``coding.weight_codec``),
+or their delta from the prior's. Data section: the range-coded bytes
 (``coding.data_coder``). The decoder path imports no trainer.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -20,11 +21,13 @@ from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
 from ..model.int_model import IntModel, IntWeights, QTensor
+from ..prior import DIGEST_BYTES, apply_delta, delta_of, find
 from . import Encoded, Options
 
 METHOD_ID = 2
 NAME = "neural"
 MIN_INPUT = 4096  # below this a stored model cannot pay for itself
+MIN_INPUT_PRIMED = 64  # with a prior the side models start from its text: small inputs can win
 MAX_STREAMS = 1 << 16
 _CFG_BYTES = len(ModelConfig().to_bytes())
 
@@ -37,6 +40,11 @@ def _empty_model() -> IntWeights:
 
 
 EMPTY = _empty_model()
+
+# How an archive uses its prior: not at all, only its text (primes the side models), or also its
+# transformer (the model section is then the delta from the prior's weights).
+NO_PRIOR, PRIMED, DELTA = 0, 1, 2
+PRIOR_USES = {NO_PRIOR: None, PRIMED: "side models primed with its text", DELTA: "its transformer plus the stored delta; side models primed"}
 
 
 def pick_device(name: str) -> torch.device:
@@ -77,6 +85,11 @@ class Header:
     # model (side models alone; 0: not tried). The smaller one is this archive.
     trained_bytes: int
     empty_bytes: int
+    # Absent from archives without a prior. The best candidate with the prior's transformer
+    # (0: none) is informational like the two above.
+    prior_use: int = NO_PRIOR
+    prior: bytes = b""
+    delta_bytes: int = 0
 
     def to_bytes(self) -> bytes:
         out = bytearray(self.cfg.to_bytes())
@@ -84,6 +97,10 @@ class Header:
         put_uint(out, self.side.table_bits if self.side else 0)
         for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
             put_uint(out, v)
+        if self.prior_use != NO_PRIOR:
+            put_uint(out, self.prior_use)
+            out += self.prior
+            put_uint(out, self.delta_bytes)
         return bytes(out)
 
     @classmethod
@@ -92,10 +109,17 @@ class Header:
         cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
         streams, side_bits = r.uint(MAX_STREAMS), r.uint(64)
         side = SideConfig(side_bits) if side_bits else None
-        header = cls(cfg, streams, side, r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50))
-        if header.streams < 1 or r.rest():
-            r.fail("bad stream count or trailing bytes")
-        return header
+        fields = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50)]
+        if streams < 1:
+            r.fail("bad stream count")
+        tail = Reader(r.rest(), "neural header")
+        if not tail.raw:
+            return cls(cfg, streams, side, *fields)
+        use = tail.uint(DELTA)
+        prior, delta_bytes = tail.bytes(DIGEST_BYTES), tail.uint(1 << 50)
+        if use == NO_PRIOR or tail.rest() or (use == PRIMED and not side):
+            tail.fail("bad prior field or trailing bytes")
+        return cls(cfg, streams, side, *fields, use, prior, delta_bytes)
 
 
 def _progress(options: Options, phase: str, total: int):
@@ -114,7 +138,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     # The trainer is only needed to encode: importing it here keeps it off the decoder's path.
     from ..model.convert import to_integer
     from ..train.plan import plan_for
-    from ..train.trainer import train
+    from ..train.trainer import TrainResult, train
 
     device = pick_device(options.device)
     if options.threads:
@@ -125,39 +149,57 @@ def encode(data: bytes, options: Options) -> Encoded:
         if options.progress:
             options.progress("train", step, steps, info)
 
+    prior = options.prior
     streams = int(options.extra.get("streams", streams_for(len(data))))
-    result = train(data, cfg, plan, device, train_progress, streams)
-    side = SideConfig.for_input(len(data)) if options.extra.get("adaptive", True) else None
-    chunk = min(cfg.window, max(8, 16384 // streams))
-    # Two-part code selection, each candidate measured exactly: the trained model, and with side
-    # models also the empty model (the side models alone), which pays no model bytes at all.
-    candidates = [(cfg, weight_codec.encode(to_integer(result.model)))]
+    side = SideConfig.for_input(len(data), len(prior.text) if prior else 0) if options.extra.get("adaptive", True) else None
+    chunk = max(8, 16384 // streams)
+    primed = PRIMED if prior and side else NO_PRIOR
+    # Two-part code selection, each candidate measured exactly. Candidates are (kind, weights
+    # the decoder rebuilds, model section, prior use): the model trained on the input; with side
+    # models the empty model (side models alone, no model bytes at all), also primed by the
+    # prior; with a prior's transformer, that transformer with no delta.
+    candidates = []
+    result = TrainResult(None, math.nan, math.nan, math.nan, 0.0, 0, math.nan, math.nan)
+    if len(data) >= MIN_INPUT:
+        result = train(data, cfg, plan, device, train_progress, streams)
+        trained = to_integer(result.model)
+        candidates.append(("trained", trained, weight_codec.encode(trained), primed))
     if side:
-        candidates.append((EMPTY.cfg, weight_codec.encode(EMPTY)))
+        candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), NO_PRIOR))
+        if primed:
+            candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), PRIMED))
+    if prior and prior.weights is not None:
+        candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
     coded = []
-    for cfg_i, model_bytes in candidates:
-        data_bytes, integer_bits, side_i = _code_data(data, cfg_i, model_bytes, streams, chunk, side, device, options)
-        coded.append((len(model_bytes) + len(data_bytes), cfg_i, model_bytes, data_bytes, integer_bits, side_i))
-    totals = [c[0] for c in coded] + [0]
-    _, cfg, model_bytes, data_bytes, integer_bits, side = min(coded, key=lambda c: c[0])
+    for kind, weights, model_bytes, use in candidates:
+        prime = prior.text if use != NO_PRIOR else b""
+        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side, prime, device, options)
+        coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use))
+    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use = min(coded, key=lambda c: c[0])
+
+    def smallest(kind: str) -> int:
+        return min((c[0] for c in coded if c[1] == kind), default=0)
 
     def milli(bpb: float) -> int:
         return 0 if math.isnan(bpb) else round(bpb * 1000)
 
     header = Header(
         cfg, streams, side, result.steps, int(result.seconds * 1000),
-        milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)), totals[0], totals[1],
+        milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)),
+        smallest("trained"), smallest("empty"), use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
     )
+    if use == PRIMED and not side:  # the side models did not pay: the prior's text is unused
+        header = replace(header, prior_use=NO_PRIOR, prior=b"", delta_bytes=0)
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
-def _code_data(data, cfg, model_bytes, streams, chunk, side, device, options) -> tuple[bytes, float, SideConfig | None]:
-    """The data section coded with exactly the model the decoder will rebuild from ``model_bytes``;
-    without the side models where they do not beat the transformer's own codelength."""
-    engine = IntModel(weight_codec.decode(model_bytes, cfg), device)
-    chunk = min(cfg.window, chunk)
+def _code_data(data, weights, streams, chunk, side, prime, device, options) -> tuple[bytes, float, SideConfig | None]:
+    """The data section coded with exactly the model the decoder will rebuild; without the side
+    models where they do not beat the transformer's own codelength."""
+    engine = IntModel(weights, device)
+    chunk = min(weights.cfg.window, chunk)
     with torch.inference_mode():
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side)
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, prime)
         if side and len(data_bytes) > integer_bits / 8 + 8:
             side = None
             data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
@@ -178,8 +220,16 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     device = pick_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
-    engine = IntModel(weight_codec.decode(encoded.model, header.cfg), device)
-    return data_coder.decode(encoded.data, engine, original_length, header.streams, _progress(options, "decode", original_length), header.side)
+    weights, prime = weight_codec.decode(encoded.model, header.cfg), b""
+    if header.prior_use != NO_PRIOR:
+        prior = find(header.prior, [options.prior] if options.prior else [])
+        prime = prior.text if header.side else b""
+        if header.prior_use == DELTA:
+            if prior.weights is None or prior.weights.cfg != header.cfg:
+                raise MdlzipError("corrupt archive: its prior has no transformer of the archive's shape")
+            weights = apply_delta(prior.weights, weights)
+    engine = IntModel(weights, device)
+    return data_coder.decode(encoded.data, engine, original_length, header.streams, _progress(options, "decode", original_length), header.side, prime)
 
 
 def describe(encoded: Encoded, original_length: int) -> dict:
@@ -210,6 +260,9 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "trained_model_candidate_bytes": header.trained_bytes,
         "side_models_alone_candidate_bytes": header.empty_bytes or None,
         "side_models": f"{SIDE_MODELS}; 2^{header.side.table_bits} slots per table" if header.side else None,
+        "prior": header.prior.hex() if header.prior_use != NO_PRIOR else None,
+        "prior_use": PRIOR_USES[header.prior_use],
+        "prior_transformer_candidate_bytes": header.delta_bytes or None,
         "tensors": {
             t.name: {"size": t.size, "nonzero": t.nonzero, "mask_bytes": round(t.mask_bits / 8, 1), "value_bytes": round(t.value_bits / 8, 1)}
             for t in stats

@@ -50,17 +50,26 @@ class SideConfig:
             raise MdlzipError("invalid side-model config: bad table size")
 
     @classmethod
-    def for_input(cls, n: int) -> "SideConfig":
-        """About one slot per coded bit, so that hashed contexts rarely collide (at most 2**22)."""
-        return cls(min(TABLE_BITS_MAX - 2, max(TABLE_BITS_MIN, (8 * max(n, 1)).bit_length() - 1)))
+    def for_input(cls, n: int, primed: int = 0) -> "SideConfig":
+        """About one slot per coded bit, so that hashed contexts rarely collide (at most 2**22,
+        2**24 with a prior's ``primed`` bytes to learn first: 640 MB of tables)."""
+        limit = TABLE_BITS_MAX if primed else TABLE_BITS_MAX - 2
+        return cls(min(limit, max(TABLE_BITS_MIN, (8 * max(n + primed, 1)).bit_length() - 1)))
 
 
-def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None) -> SideCoder:
-    """A coder for segments of these lengths: encodes when ``data`` is None, else decodes it."""
-    return SideCoder(
+def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, prime: bytes = b"") -> SideCoder:
+    """A coder for segments of these lengths: encodes when ``data`` is None, else decodes it.
+
+    ``prime`` is a prior's text: the models learn from it before the first byte
+    (both sides alike), so a small input starts from English statistics, not from nothing.
+    """
+    coder = SideCoder(
         lengths,
         cfg.table_bits,
         stretch_table().astype("<i2").tobytes(),
         squash_table().astype("<i2").tobytes(),
         data,
     )
+    if prime:
+        coder.prime(prime)
+    return coder

@@ -162,6 +162,7 @@ typedef struct {
     size_t set_offset[MIXERS];
     APM apm_node, apm_order1, apm_order2;
     int lr;
+    int priming; /* learning from a prior's text: bits are known, nothing is coded */
     double bits; /* the ideal codelength so far (reported only) */
 } SideCoder;
 
@@ -227,7 +228,7 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
     base[3 + N_ORDERS] = ((uint64_t)(expected + 1) << 8 | (uint64_t)mb << 24 | (h & 0xff) << 32) * PRIMES[0];
     int c1 = (int)(h & 0xff);
 
-    int node = 1, value = c->coder.decoding ? 0 : *byte;
+    int node = 1, value = c->coder.decoding && !c->priming ? 0 : *byte;
     for (int j = 0; j < 8; j++) {
         int shift = 7 - j;
         int64_t lo = (int64_t)(node - (1 << j)) << (shift + 1);
@@ -279,9 +280,11 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
         if (pf > P_ONE - 1) pf = P_ONE - 1;
 
         int bit = (value >> shift) & 1;
-        bit = code_bit(&c->coder, bit, pf);
-        if (bit < 0) return -1;
-        if (!c->coder.decoding) c->bits += COST[bit ? pf : P_ONE - pf];
+        if (!c->priming) {
+            bit = code_bit(&c->coder, bit, pf);
+            if (bit < 0) return -1;
+        }
+        if (!c->coder.decoding && !c->priming) c->bits += COST[bit ? pf : P_ONE - pf];
 
         for (int k = 0; k < N_CTX; k++) {
             uint8_t *n = c->counts + 3 * slot[k];
@@ -320,18 +323,23 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
     return 0;
 }
 
+/* The contexts of stream s after byte b. */
+static inline void push_byte(SideCoder *c, int s, uint8_t b) {
+    c->last8[s] = (c->last8[s] << 8) | b;
+    if (is_letter(b)) c->word[s] = (c->word[s] ^ (uint64_t)(b | 0x20)) * PRIMES[7];
+    else if (c->word[s]) {
+        c->prev_word[s] = c->word[s];
+        c->word[s] = 0;
+    }
+}
+
 /* After every stream coded step t: histories, word hashes, and the match model. */
 static void end_step(SideCoder *c, int m, const uint8_t *bytes) {
     int t = c->t;
     for (int s = 0; s < m; s++) {
         uint8_t b = bytes[s];
         c->history[(int64_t)s * c->L + t] = b;
-        c->last8[s] = (c->last8[s] << 8) | b;
-        if (is_letter(b)) c->word[s] = (c->word[s] ^ (uint64_t)(b | 0x20)) * PRIMES[7];
-        else if (c->word[s]) {
-            c->prev_word[s] = c->word[s];
-            c->word[s] = 0;
-        }
+        push_byte(c, s, b);
         /* Continue the match while it predicts right and its next byte exists. */
         int64_t ptr = c->match_ptr[s];
         if (c->match_len[s] > 0 && c->history[ptr] == b && c->match_len[s] < MATCH_MAX) {
@@ -442,6 +450,33 @@ static PyObject *SideCoder_decode_step(SideCoder *c, PyObject *freqs) {
         return NULL;
     }
     return step(c, freqs, NULL);
+}
+
+/* Learns from a text as if coding it in stream 0 with a uniform transformer, then clears the
+   stream's contexts: every stream still starts context-free, but the tables, maps, mixers and
+   APMs start from what the text taught them. The match model does not see the text. */
+static PyObject *SideCoder_prime(SideCoder *c, PyObject *text) {
+    if (c->t != 0) {
+        PyErr_SetString(PyExc_ValueError, "prime() must come before the first step");
+        return NULL;
+    }
+    Py_buffer v;
+    if (PyObject_GetBuffer(text, &v, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    int64_t uniform[256];
+    for (int i = 0; i < 256; i++) uniform[i] = 1;
+    const uint8_t *b = v.buf;
+    Py_BEGIN_ALLOW_THREADS
+    c->priming = 1;
+    for (Py_ssize_t i = 0; i < v.len; i++) {
+        uint8_t byte = b[i];
+        code_byte(c, 0, uniform, &byte);
+        push_byte(c, 0, byte);
+    }
+    c->priming = 0;
+    c->last8[0] = c->word[0] = c->prev_word[0] = 0;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
 }
 
 static PyObject *SideCoder_finish(SideCoder *c, PyObject *unused) {
@@ -612,6 +647,7 @@ static int SideCoder_init(SideCoder *c, PyObject *args, PyObject *kwargs) {
 static PyMethodDef SideCoder_methods[] = {
     {"encode_step", (PyCFunction)SideCoder_encode_step, METH_VARARGS, "encode_step(freqs, bytes): code one step of m streams."},
     {"decode_step", (PyCFunction)SideCoder_decode_step, METH_O, "decode_step(freqs) -> bytes: decode one step of m streams."},
+    {"prime", (PyCFunction)SideCoder_prime, METH_O, "prime(text): learn from a text before the first step."},
     {"finish", (PyCFunction)SideCoder_finish, METH_NOARGS, "finish() -> bytes: the coded stream so far, flushed."},
     {"digest", (PyCFunction)SideCoder_digest, METH_NOARGS, "digest() -> int: a hash of the models' whole state."},
     {NULL}};
