@@ -133,18 +133,19 @@ def classic(c: Classic) -> Entry | Skipped:
     return Skipped(c.label, f"{c.compress_args[0]} not installed ({c.install})")
 
 
-def mdlzip(level: int, method: str, threads: Optional[int], git_commit: Optional[str]) -> Entry | Skipped:
+def mdlzip(level: int, method: str, threads: Optional[int], git_commit: Optional[str], prior: Optional[str] = None) -> Entry | Skipped:
     """mdlzip's command line as users run it, in the interpreter running the benchmark."""
     thread_option = (f"-T{threads}",) if threads else ()
-    label = f"mdlzip -{level}" + ("" if method == "auto" else f" --method {method}") + "".join(f" {o}" for o in thread_option)
+    prior_option = (f"--prior={prior}",) if prior else ()
+    label = f"mdlzip -{level}" + ("" if method == "auto" else f" --method {method}") + "".join(f" {o}" for o in (*thread_option, *prior_option))
     if importlib.util.find_spec("mdlzip") is None:
         return Skipped(label, "mdlzip not installed (pip install -e . in the repository)")
     command = (sys.executable, "-m", "mdlzip")
     version = (_package_version("mdlzip") or "source tree") + (f" ({git_commit[:12]})" if git_commit else "")
     return Entry(
         label,
-        (*command, "compress", "-q", "-c", f"--level={level}", f"--method={method}", *thread_option),
-        (*command, "decompress", "-q", "-c", *thread_option),
+        (*command, "compress", "-q", "-c", f"--level={level}", f"--method={method}", *thread_option, *prior_option),
+        (*command, "decompress", "-q", "-c", *thread_option, *prior_option),
         True,
         "mdlzip",
         f"mdlzip {version}",

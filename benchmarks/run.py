@@ -180,7 +180,11 @@ def select(args, commit: Optional[str]) -> list[Entry | Skipped]:
     chosen = []
     for key in args.compressors:
         if key == "mdlzip":
-            chosen += [compressors.mdlzip(level, args.method, args.threads, commit) for level in args.levels]
+            chosen += [
+                compressors.mdlzip(level, args.method, args.threads, commit, prior)
+                for level in args.levels
+                for prior in (None, *args.prior)
+            ]
         else:
             chosen.append(compressors.classic(next(c for c in compressors.CLASSICS if c.key == key)))
     chosen += [compressors.custom(*spec) for spec in args.custom]
@@ -315,6 +319,8 @@ def _codes_table(code: dict) -> list[str]:
 
 def markdown(results: dict) -> str:
     lines = [f"# mdlzip benchmark: {results['name']}", "", f"Machine: {_machine_line(results['machine'])}", ""]
+    for name, facts in results.get("priors", {}).items():
+        lines += [f"Prior `{name}`: {facts['prior_file_bytes']:,} bytes, hash `{facts['prior']}`, not counted in the archive sizes (like a dictionary).", ""]
     for dataset in results["datasets"]:
         lines += _dataset_table(dataset, [r for r in results["rows"] if r["dataset"] == dataset["name"]])
         for code in results["codes"]:
@@ -408,6 +414,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="enwik5 only (or the given paths), mdlzip level 1: a few minutes")
     parser.add_argument("--levels", type=_levels, help="mdlzip levels, comma-separated (default 1,6; --quick: 1)")
     parser.add_argument("--method", choices=METHOD_CHOICES, default="auto", help="mdlzip's --method (default auto)")
+    parser.add_argument(
+        "--prior", action="append", default=[], metavar="PRIOR",
+        help="also run each mdlzip level with --prior PRIOR (a .mdlp file or 'default'; repeatable); "
+        "the prior's size is reported apart, as a dictionary's would be",
+    )
     parser.add_argument("--threads", type=int, help="mdlzip's -T, also used for the prequential estimate (default: mdlzip's, all cores)")
     parser.add_argument("--compressors", type=_keys, default=compressors.KEYS, help=f"comma-separated subset of {','.join(compressors.KEYS)} (default all)")
     parser.add_argument(
@@ -445,6 +456,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             say(f"skipped: {entry.label}: {entry.reason}")
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "name")}
     results = {"name": args.name, "machine": machine(commit), "settings": settings, "datasets": [], "rows": [], "codes": []}
+    if args.prior:
+        from mdlzip.api import load_prior
+
+        results["priors"] = {name: load_prior(name).describe() for name in args.prior}
     for path in datasets:
         bench_dataset(path, entries, args, results)
     write_results(results, args.out)
