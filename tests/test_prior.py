@@ -165,10 +165,12 @@ def test_prior_found_on_the_search_path(prior_file, primed_archive, monkeypatch,
 
 def test_delta_only_archive_round_trips(prior):
     # Without side models and below the size where a model is trained, the prior's
-    # transformer is the only candidate: the model section is its (zero) delta.
+    # transformer (as it is, or fine-tuned) is the only candidate: the model section is a delta.
     blob = api.compress(DATA, method="neural", level=1, prior=prior, adaptive=False, **TINY)
     facts = api.info(blob)
-    assert facts["prior_use"] == neural.PRIOR_USES[neural.DELTA] and facts["params_nonzero"] == 0
+    assert facts["prior_use"] == neural.PRIOR_USES[neural.DELTA]
+    sections = facts["model_bytes"] + facts["data_bytes"]  # each with its length varint
+    assert sections - 6 <= facts["prior_transformer_candidate_bytes"] < sections
     assert facts["architecture"] == prior.weights.cfg.describe()
     assert api.decompress(blob, prior=prior) == DATA
 
@@ -238,3 +240,17 @@ def test_shipped_prior_is_the_documented_one():
     readme = (priors.SHIPPED_DIR / "README.md").read_text()
     assert f"`{shipped.digest.hex()}`" in readme and f"{shipped.file_bytes:,}" in readme and f"{len(shipped.text):,}" in readme
     assert shipped.weights is None
+
+
+def test_fine_tuning_stays_on_the_prior_grids_and_its_delta_round_trips(prior):
+    from mdlzip.model.convert import from_integer, to_integer
+    from mdlzip.train.finetune import finetune
+    from mdlzip.train.trainer import TrainPlan
+
+    assert weight_codec.encode(to_integer(from_integer(prior.weights))) == weight_codec.encode(prior.weights)
+    tuned = finetune(sample_text(8000, seed=9), prior.weights, TrainPlan(steps=30, batch=4, seq_len=64, lr=2e-2), torch.device("cpu"))
+    for name, q in prior.weights.weights.items():
+        assert (tuned.weights[name].mant, tuned.weights[name].exp) == (q.mant, q.exp)
+    delta = weight_codec.decode(weight_codec.encode(priors.delta_of(prior.weights, tuned)), prior.weights.cfg)
+    rebuilt = priors.apply_delta(prior.weights, delta)
+    assert all(torch.equal(rebuilt.weights[n].values, tuned.weights[n].values) for n in tuned.weights)

@@ -137,6 +137,7 @@ def _progress(options: Options, phase: str, total: int):
 def encode(data: bytes, options: Options) -> Encoded:
     # The trainer is only needed to encode: importing it here keeps it off the decoder's path.
     from ..model.convert import to_integer
+    from ..train.finetune import finetune
     from ..train.plan import plan_for
     from ..train.trainer import TrainResult, train
 
@@ -157,7 +158,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     # Two-part code selection, each candidate measured exactly. Candidates are (kind, weights
     # the decoder rebuilds, model section, prior use): the model trained on the input; with side
     # models the empty model (side models alone, no model bytes at all), also primed by the
-    # prior; with a prior's transformer, that transformer with no delta.
+    # prior; with a prior's transformer, that transformer with no delta and fine-tuned on the input.
     candidates = []
     result = TrainResult(None, math.nan, math.nan, math.nan, 0.0, 0, math.nan, math.nan)
     if len(data) >= MIN_INPUT:
@@ -170,6 +171,8 @@ def encode(data: bytes, options: Options) -> Encoded:
             candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), PRIMED))
     if prior and prior.weights is not None:
         candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
+        tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress)
+        candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
     coded = []
     for kind, weights, model_bytes, use in candidates:
         prime = prior.text if use != NO_PRIOR else b""

@@ -27,3 +27,18 @@ def to_integer(model: ByteTransformer, steps: dict[str, tuple[int, int]] | None 
         weights[name] = QTensor(values, mant, exp)
     act_exp = {name: int(site.exp) for name, site in model.act_sites().items()}
     return IntWeights(model.cfg, weights, act_exp)
+
+
+def from_integer(w: IntWeights) -> ByteTransformer:
+    """The float model that ``to_integer`` turns back into ``w``: weights on their grids, steps
+    and activation scales fixed, fake quantization on (to fine-tune a prior's transformer)."""
+    model = ByteTransformer(w.cfg)
+    with torch.no_grad():
+        for name, layer in model.named_weights().items():
+            q = w.weights[name]
+            layer.weight.copy_(q.values.double() * q.mant * 2.0**-q.exp)
+            layer.step.copy_(torch.tensor([q.mant, q.exp]))
+        for name, site in model.act_sites().items():
+            site.exp.fill_(w.act_exp[name])
+            site.enabled = True
+    return model
