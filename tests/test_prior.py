@@ -124,6 +124,24 @@ def test_priming_helps_and_both_sides_agree():
     assert len(primed) < 0.8 * len(plain)
 
 
+def test_a_copy_of_a_primed_encoder_codes_like_a_fresh_one():
+    lengths, uniform = [300, 300], np.ones((2, 256), np.int64)
+    data = sample_text(600, seed=5)
+    start = side_coder(SideConfig(14), lengths, prime=CORPUS[:20_000])
+    outputs = []
+    for coder in (start.copy(), start.copy(), side_coder(SideConfig(14), lengths, prime=CORPUS[:20_000])):
+        for t in range(300):
+            coder.encode_step(uniform, np.frombuffer(data[t : t + 1] + data[300 + t : 301 + t], np.uint8))
+        outputs.append((coder.finish(), coder.digest()))
+    assert outputs[0] == outputs[1] == outputs[2]
+    used = start.copy()
+    used.encode_step(uniform, np.zeros(2, np.uint8))
+    with pytest.raises(ValueError, match="before its first step"):
+        used.copy()
+    with pytest.raises(ValueError, match="before its first step"):
+        side_coder(SideConfig(14), lengths, outputs[0][0]).copy()
+
+
 def test_prime_comes_before_the_first_step():
     coder = side_coder(SideConfig(12), [4])
     coder.encode_step(np.ones((1, 256), np.int64), np.zeros(1, np.uint8))
@@ -168,7 +186,7 @@ def test_delta_only_archive_round_trips(prior):
     # transformer (as it is, or fine-tuned) is the only candidate: the model section is a delta.
     blob = api.compress(DATA, method="neural", level=1, prior=prior, adaptive=False, **TINY)
     facts = api.info(blob)
-    assert facts["prior_use"] == neural.PRIOR_USES[neural.DELTA]
+    assert facts["prior_use"] == neural.PRIOR_USES[neural.DELTA] and 0 < facts["delta_bytes"] < facts["model_bytes"] <= facts["delta_bytes"] + 2
     sections = facts["model_bytes"] + facts["data_bytes"]  # each with its length varint
     assert sections - 6 <= facts["prior_transformer_candidate_bytes"] < sections
     assert facts["architecture"] == prior.weights.cfg.describe()

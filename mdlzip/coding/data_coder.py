@@ -29,7 +29,7 @@ import constriction
 from ..errors import MdlzipError
 from ..model.config import BOS
 from ..model.int_model import IntModel
-from .adaptive import SideConfig, side_coder
+from .adaptive import SideCoder, SideConfig, side_coder
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
@@ -65,9 +65,13 @@ def encode(
     chunk: int = 256,
     progress: Optional[Callable[[int], None]] = None,
     side: Optional[SideConfig] = None,
-    prime: bytes = b"",
+    start: Optional[SideCoder] = None,
 ) -> tuple[bytes, float]:
-    """The coded data, and the integer transformer's own codelength of it in bits."""
+    """The coded data, and the integer transformer's own codelength of it in bits.
+
+    ``start`` is a side-model encoder for these segments that has already learned a
+    prior's text (``side_coder(..., prime=text)``); a copy of it codes, so it serves again.
+    """
     lengths = segment_lengths(len(data), streams)
     if not lengths:
         return b"", 0.0
@@ -77,7 +81,7 @@ def encode(
     active = torch.tensor(lengths, device=model.device)[None, :] > torch.arange(L, device=model.device)[:, None]  # (L, S)
     encoder = constriction.stream.queue.RangeEncoder()
     state = model.new_state(S)
-    side_models = side_coder(side, lengths, prime=prime) if side else None
+    side_models = (start.copy() if start is not None else side_coder(side, lengths)) if side else None
     symbols_np = segs.cpu().numpy().astype(np.uint8)
     transformer_bits = 0.0
     for t0 in range(0, L, chunk):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..coding import data_coder, weight_codec
-from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig
+from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_coder
 from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
@@ -173,10 +173,14 @@ def encode(data: bytes, options: Options) -> Encoded:
         candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
         tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress)
         candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
+    # The side models learn the prior's text once; each primed candidate codes with a copy.
+    primed_start = None
+    if side and any(c[3] != NO_PRIOR for c in candidates):
+        primed_start = side_coder(side, data_coder.segment_lengths(len(data), streams), prime=prior.text)
     coded = []
     for kind, weights, model_bytes, use in candidates:
-        prime = prior.text if use != NO_PRIOR else b""
-        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side, prime, device, options)
+        start = primed_start if use != NO_PRIOR else None
+        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side, start, device, options)
         coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use))
     _, _, cfg, model_bytes, data_bytes, integer_bits, side, use = min(coded, key=lambda c: c[0])
 
@@ -196,13 +200,13 @@ def encode(data: bytes, options: Options) -> Encoded:
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
-def _code_data(data, weights, streams, chunk, side, prime, device, options) -> tuple[bytes, float, SideConfig | None]:
+def _code_data(data, weights, streams, chunk, side, start, device, options) -> tuple[bytes, float, SideConfig | None]:
     """The data section coded with exactly the model the decoder will rebuild; without the side
     models where they do not beat the transformer's own codelength."""
     engine = IntModel(weights, device)
     chunk = min(weights.cfg.window, chunk)
     with torch.inference_mode():
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, prime)
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, start)
         if side and len(data_bytes) > integer_bits / 8 + 8:
             side = None
             data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
@@ -265,6 +269,8 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "side_models": f"{SIDE_MODELS}; 2^{header.side.table_bits} slots per table" if header.side else None,
         "prior": header.prior.hex() if header.prior_use != NO_PRIOR else None,
         "prior_use": PRIOR_USES[header.prior_use],
+        # With the prior's transformer the model section is the coded change from it.
+        "delta_bytes": len(encoded.model) if header.prior_use == DELTA else None,
         "prior_transformer_candidate_bytes": header.delta_bytes or None,
         "tensors": {
             t.name: {"size": t.size, "nonzero": t.nonzero, "mask_bytes": round(t.mask_bits / 8, 1), "value_bytes": round(t.value_bits / 8, 1)}

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import MdlzipError
-from ._side import SideCoder
+from ._side import SideCoder  # noqa: F401 - the coder's type, for annotations elsewhere
 from .logistic import squash_table, stretch_table
 
 TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 24

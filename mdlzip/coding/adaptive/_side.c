@@ -166,6 +166,7 @@ typedef struct {
     double bits; /* the ideal codelength so far (reported only) */
 } SideCoder;
 
+static PyTypeObject SideCoderType;
 static uint8_t LEVEL[128];
 static double COST[P_ONE]; /* -log2(p / 4096): reporting only, never coding */
 
@@ -479,6 +480,48 @@ static PyObject *SideCoder_prime(SideCoder *c, PyObject *text) {
     Py_RETURN_NONE;
 }
 
+static void *clone_buffer(const void *p, size_t n) {
+    void *q = malloc(n ? n : 1);
+    if (q && n) memcpy(q, p, n);
+    return q;
+}
+
+/* A new encoder in exactly this state: one primed state serves every candidate the encoder
+   measures, instead of learning the prior's text again for each. */
+static PyObject *SideCoder_copy(SideCoder *c, PyObject *unused) {
+    if (c->coder.decoding || c->t != 0 || !c->lengths) {
+        PyErr_SetString(PyExc_ValueError, "copy() is for an encoder before its first step");
+        return NULL;
+    }
+    SideCoder *d = (SideCoder *)SideCoderType.tp_alloc(&SideCoderType, 0);
+    if (!d) return NULL;
+    memcpy((char *)d + sizeof(PyObject), (char *)c + sizeof(PyObject), sizeof(SideCoder) - sizeof(PyObject));
+    size_t S = (size_t)c->S, slots = (size_t)1 << c->table_bits;
+    d->coder.buf = NULL;
+    d->coder.len = d->coder.cap = 0;
+    d->lengths = clone_buffer(c->lengths, S * 8);
+    d->last8 = clone_buffer(c->last8, S * 8);
+    d->word = clone_buffer(c->word, S * 8);
+    d->prev_word = clone_buffer(c->prev_word, S * 8);
+    d->match_ptr = clone_buffer(c->match_ptr, S * 8);
+    d->match_len = clone_buffer(c->match_len, S * 8);
+    d->counts = clone_buffer(c->counts, N_CTX * slots * 3);
+    d->states.t = clone_buffer(c->states.t, N_CTX * 2 * COUNT_LEVELS * COUNT_LEVELS * 4);
+    d->match_map.t = clone_buffer(c->match_map.t, MATCH_BUCKETS * 2 * 4);
+    d->history = clone_buffer(c->history, S * (size_t)c->L);
+    d->match_table = clone_buffer(c->match_table, slots * 8);
+    d->weights = clone_buffer(c->weights, N_WEIGHTS * 4);
+    d->apm_node.t = clone_buffer(c->apm_node.t, 256 * APM_CELLS * 2);
+    d->apm_order1.t = clone_buffer(c->apm_order1.t, 65536 * APM_CELLS * 2);
+    d->apm_order2.t = clone_buffer(c->apm_order2.t, 65536 * APM_CELLS * 2);
+    if (!d->lengths || !d->last8 || !d->word || !d->prev_word || !d->match_ptr || !d->match_len || !d->counts || !d->states.t ||
+        !d->match_map.t || !d->history || !d->match_table || !d->weights || !d->apm_node.t || !d->apm_order1.t || !d->apm_order2.t) {
+        Py_DECREF(d);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)d;
+}
+
 static PyObject *SideCoder_finish(SideCoder *c, PyObject *unused) {
     if (c->coder.decoding) {
         PyErr_SetString(PyExc_ValueError, "this coder decodes");
@@ -648,6 +691,7 @@ static PyMethodDef SideCoder_methods[] = {
     {"encode_step", (PyCFunction)SideCoder_encode_step, METH_VARARGS, "encode_step(freqs, bytes): code one step of m streams."},
     {"decode_step", (PyCFunction)SideCoder_decode_step, METH_O, "decode_step(freqs) -> bytes: decode one step of m streams."},
     {"prime", (PyCFunction)SideCoder_prime, METH_O, "prime(text): learn from a text before the first step."},
+    {"copy", (PyCFunction)SideCoder_copy, METH_NOARGS, "copy() -> SideCoder: an encoder in this state (before any step)."},
     {"finish", (PyCFunction)SideCoder_finish, METH_NOARGS, "finish() -> bytes: the coded stream so far, flushed."},
     {"digest", (PyCFunction)SideCoder_digest, METH_NOARGS, "digest() -> int: a hash of the models' whole state."},
     {NULL}};
