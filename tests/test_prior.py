@@ -193,6 +193,12 @@ def test_delta_only_archive_round_trips(prior):
     assert api.decompress(blob, prior=prior) == DATA
 
 
+def test_a_text_only_prior_without_side_models_still_gives_an_archive():
+    text_only = priors.from_bytes(priors.to_bytes("text", None, CORPUS[:5000]))
+    blob = api.compress(DATA, method="neural", level=1, prior=text_only, adaptive=False, **TINY)
+    assert api.info(blob)["prior"] is None and api.decompress(blob) == DATA
+
+
 def test_a_nonzero_delta_is_added_to_the_prior(prior):
     delta = priors.delta_of(prior.weights, prior.weights)
     delta.weights["head"].values[0, 0] = 3

@@ -161,7 +161,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     # prior; with a prior's transformer, that transformer with no delta and fine-tuned on the input.
     candidates = []
     result = TrainResult(None, math.nan, math.nan, math.nan, 0.0, 0, math.nan, math.nan)
-    if len(data) >= MIN_INPUT:
+    if len(data) >= MIN_INPUT or prior is None:  # below it, with a prior, only the prior can pay
         result = train(data, cfg, plan, device, train_progress, streams)
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
@@ -173,6 +173,8 @@ def encode(data: bytes, options: Options) -> Encoded:
         candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
         tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress)
         candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
+    if not candidates:  # a small input, a prior without transformer, no side models
+        candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), NO_PRIOR))
     # The side models learn the prior's text once; each primed candidate codes with a copy.
     primed_start = None
     if side and any(c[3] != NO_PRIOR for c in candidates):
