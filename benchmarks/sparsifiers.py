@@ -19,6 +19,8 @@ from pathlib import Path
 import mdlzip
 from mdlzip.train.sparsity import NAMES
 
+from .run import machine
+
 RESULTS = Path(__file__).resolve().parent / "results" / "sparsifiers.jsonl"
 COLUMNS = "| file | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on |"
 
@@ -33,7 +35,9 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
         raise SystemExit(f"sparsifiers: {path}: round trip FAILED")
     facts = mdlzip.info(archive)
     facts.pop("tensors", None)
-    facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads)
+    m = machine(None)
+    where = f"{m['cpu']}, {m['cores_available']} cores" + (f", {m['gpu']}" if device != "cpu" and m["gpu"] else ", CPU only")
+    facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads, machine=where)
     return facts
 
 
