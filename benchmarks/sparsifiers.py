@@ -43,7 +43,7 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = [COLUMNS, "|---" * (COLUMNS.count("|") - 1) + "|"]
-    for r in sorted(rows, key=lambda r: (r["file"], r["archive_bytes"])):
+    for r in sorted(rows, key=lambda r: (r["file"], r.get("machine", r["device"]), r["archive_bytes"])):
         lines.append(
             f"| {r['file']} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
             f"{r['model_bytes']:,} ({r['mask_bytes']:,.0f} / {r['value_bytes']:,.0f}) | {r['data_bytes']:,} | "

@@ -126,10 +126,18 @@ def _unxz(packed: bytes, length: int) -> bytes:
     return text
 
 
+_MAX_FILE = MAX_DESCRIPTION + MAX_MODEL + 2 * MAX_TEXT + 64
+
+
+def _read_bounded(path) -> bytes:
+    """A prior file's bytes; a longer file is cut, so that its CRC32 fails."""
+    with open(path, "rb") as f:
+        return f.read(_MAX_FILE)
+
+
 def read(path: str | os.PathLike) -> Prior:
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_DESCRIPTION + MAX_MODEL + 2 * MAX_TEXT + 64)
+        raw = _read_bounded(path)
     except OSError as exc:
         raise MdlzipError(f"cannot read prior {path}: {exc.strerror or exc}") from None
     return from_bytes(raw)
@@ -166,8 +174,7 @@ def find(wanted: bytes, given: Iterable[Prior] = ()) -> Prior:
     for place in _search_path():
         for path in _files(place):
             try:
-                with open(path, "rb") as f:
-                    raw = f.read()
+                raw = _read_bounded(path)
             except OSError:
                 continue
             if digest(raw) == wanted:
