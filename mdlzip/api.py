@@ -52,7 +52,7 @@ def _candidates(method: str, size: int, primed: bool = False) -> list:
 
 def load_prior(prior):
     """A prior given as a loaded ``Prior``, a path, or ``"default"`` (the shipped one); None stays None."""
-    if prior is None or not isinstance(prior, (str, bytes)) and not hasattr(prior, "__fspath__"):
+    if prior is None or not (isinstance(prior, (str, bytes)) or hasattr(prior, "__fspath__")):
         return prior
     from . import prior as priors  # the neural method's part: loads torch
 

@@ -462,13 +462,17 @@ def _corpus(paths: tuple) -> tuple[bytes, list[str]]:
     """The files named, folders walked in sorted order; and a line per file for the description."""
     parts, lines = [], []
     for path in paths:
-        files = [path] if os.path.isfile(path) else sorted(
-            os.path.join(root, f) for root, _, names in os.walk(path) for f in names
-        ) if os.path.isdir(path) else None
-        if files is None:
+        if os.path.isdir(path):
+            files = sorted(os.path.join(root, f) for root, _, names in os.walk(path) for f in names)
+        elif os.path.exists(path):
+            files = [path]
+        else:
             raise MdlzipError(f"{path}: no such file or folder")
         for name in files:
-            data = _read(name)
+            try:
+                data = _read(name)
+            except (OSError, MdlzipError) as exc:  # name the corpus file, not the output
+                raise MdlzipError(f"{name}: {_reason(exc, name)}") from None
             parts.append(data)
             lines.append(f"{os.path.basename(name)} ({len(data)} bytes)")
     corpus = b"".join(parts)
@@ -502,7 +506,7 @@ def prior_train(corpus, output, level, description, text_bytes, transformer, for
 
         _refuse_existing(output, force)
         data, lines = _corpus(corpus)
-        if _torch_threads(threads):
+        if threads is not None:
             import torch
 
             torch.set_num_threads(_torch_threads(threads))

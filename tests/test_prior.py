@@ -1,6 +1,7 @@
 """Priors: the file format, priming the side models, archives that name a prior, and the commands."""
 
 import json
+import os
 import zlib
 
 import numpy as np
@@ -241,6 +242,10 @@ def test_prior_command_errors(tmp_path):
     assert_one_line_error(run_process("prior", "info", "bad.mdlp", cwd=tmp_path), "bad magic")
     assert_one_line_error(run_process("compress", "--prior", "missing.mdlp", "-c", "x", cwd=tmp_path), "--prior missing.mdlp", "cannot read prior")
     assert_one_line_error(run_process("prior", "train", "nowhere", "-o", "p.mdlp", cwd=tmp_path), "no such file or folder")
+    (tmp_path / "corpus").mkdir()
+    os.mkfifo(tmp_path / "corpus" / "pipe")
+    assert_one_line_error(run_process("prior", "train", "corpus", "-o", "q.mdlp", cwd=tmp_path), "corpus/pipe: not a regular file")
+    assert not (tmp_path / "q.mdlp").exists()
     (tmp_path / "p.mdlp").write_bytes(b"")
     assert_one_line_error(run_process("prior", "train", "bad.mdlp", "-o", "p.mdlp", cwd=tmp_path), "already exists")
 

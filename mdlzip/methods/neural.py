@@ -152,9 +152,13 @@ def encode(data: bytes, options: Options) -> Encoded:
 
     prior = options.prior
     streams = int(options.extra.get("streams", streams_for(len(data))))
-    side = SideConfig.for_input(len(data), len(prior.text) if prior else 0) if options.extra.get("adaptive", True) else None
+    adaptive = options.extra.get("adaptive", True)
+    # Side models sized for the input alone, and larger ones that also hold the prior's text.
+    side = SideConfig.for_input(len(data)) if adaptive else None
+    side_primed = SideConfig.for_input(len(data), len(prior.text)) if adaptive and prior else None
     chunk = max(8, 16384 // streams)
-    primed = PRIMED if prior and side else NO_PRIOR
+    primed = PRIMED if side_primed else NO_PRIOR
+    empty = weight_codec.encode(EMPTY)
     # Two-part code selection, each candidate measured exactly. Candidates are (kind, weights
     # the decoder rebuilds, model section, prior use): the model trained on the input; with side
     # models the empty model (side models alone, no model bytes at all), also primed by the
@@ -166,23 +170,25 @@ def encode(data: bytes, options: Options) -> Encoded:
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
     if side:
-        candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), NO_PRIOR))
+        candidates.append(("empty", EMPTY, empty, NO_PRIOR))
         if primed:
-            candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), PRIMED))
+            candidates.append(("empty", EMPTY, empty, PRIMED))
     if prior and prior.weights is not None:
         candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
         tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress)
         candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
     if not candidates:  # a small input, a prior without transformer, no side models
-        candidates.append(("empty", EMPTY, weight_codec.encode(EMPTY), NO_PRIOR))
+        candidates.append(("empty", EMPTY, empty, NO_PRIOR))
     # The side models learn the prior's text once; each primed candidate codes with a copy.
     primed_start = None
-    if side and any(c[3] != NO_PRIOR for c in candidates):
-        primed_start = side_coder(side, data_coder.segment_lengths(len(data), streams), prime=prior.text)
+    if side_primed and any(c[3] != NO_PRIOR for c in candidates):
+        primed_start = side_coder(side_primed, data_coder.segment_lengths(len(data), streams), prime=prior.text)
     coded = []
     for kind, weights, model_bytes, use in candidates:
-        start = primed_start if use != NO_PRIOR else None
-        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side, start, device, options)
+        start, side_i = (primed_start, side_primed) if use != NO_PRIOR else (None, side)
+        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side_i, start, device, options)
+        if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
+            use = NO_PRIOR
         coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use))
     _, _, cfg, model_bytes, data_bytes, integer_bits, side, use = min(coded, key=lambda c: c[0])
 
@@ -197,8 +203,6 @@ def encode(data: bytes, options: Options) -> Encoded:
         milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)),
         smallest("trained"), smallest("empty"), use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
     )
-    if use == PRIMED and not side:  # the side models did not pay: the prior's text is unused
-        header = replace(header, prior_use=NO_PRIOR, prior=b"", delta_bytes=0)
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
