@@ -37,6 +37,8 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
     facts.pop("tensors", None)
     m = machine(None)
     where = f"{m['cpu']}, {m['cores_available']} cores" + (f", {m['gpu']}" if device != "cpu" and m["gpu"] else ", CPU only")
+    if threads:
+        where += f", {threads} torch thread{'s' if threads > 1 else ''}"
     facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads, machine=where)
     return facts
 
