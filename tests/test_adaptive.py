@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mdlzip.coding import data_coder
-from mdlzip.coding.adaptive import SideConfig, side_coder
+from mdlzip.coding.adaptive import SideConfig, side_bit_probs, side_coder
 from mdlzip.coding.adaptive.logistic import LOGIT_MAX, P_ONE, squash, squash_table, stretch, stretch_table
 from mdlzip.errors import MdlzipError
 from mdlzip.model.int_model import IntModel
@@ -116,6 +116,21 @@ def test_side_models_learn_text():
     data = SOURCE[:20000]
     raw = _round_trip(data, 8, "uniform", table_bits=16)
     assert 8 * len(raw) / len(data) < 3.0  # uniform transformer: all of the gain is the side models'
+
+
+def test_side_bit_probs_are_what_the_coder_pays():
+    """Each bit's probability as the side models alone code the input in one stream: their costs
+    add up to the coder's own codelength, and a repeated text gets surer the second time."""
+    data = SOURCE[:3000] * 2
+    probs = side_bit_probs(data, SideConfig(14))
+    coder = side_coder(SideConfig(14), [len(data)])
+    uniform = np.ones((1, 256), dtype=np.int64)
+    for b in data:
+        coder.encode_step(uniform, bytes((b,)))
+    assert probs.shape == (len(data), 8) and probs.min() >= 1 and probs.max() <= P_ONE - 1
+    assert -np.log2(probs / P_ONE).sum() == pytest.approx(coder.bits, rel=1e-9)
+    assert probs[3000:].mean() > probs[:3000].mean() + 500
+    assert side_bit_probs(b"", SideConfig(12)).shape == (0, 8)
 
 
 def test_encoder_refuses_bad_arguments():

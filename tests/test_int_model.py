@@ -7,6 +7,7 @@ import torch
 
 from mdlzip.errors import MdlzipError
 from mdlzip.model.config import BOS, ModelConfig
+from mdlzip.model.float_model import weight_step
 from mdlzip.model.int_model import IntModel, QTensor, div_round, isqrt, rshift_round
 from mdlzip.model.tables import EXP_ONE, exp_table
 
@@ -95,3 +96,14 @@ def test_hostile_weights_are_rejected():
     w.act_exp["resid"] = 99
     with pytest.raises(MdlzipError):
         IntModel(w)
+
+
+def test_weight_step_follows_the_kept_weights():
+    """Pruning a tensor leaves the grid of its surviving weights as it was."""
+    torch.manual_seed(0)
+    kept = torch.randn(8, 8)
+    pruned = torch.cat([kept, torch.zeros(8, 56)], 1)
+    assert weight_step(pruned, 0.5) == weight_step(kept, 0.5)
+    mant, exp = weight_step(kept, 0.5)
+    assert 128 <= mant <= 255 and mant * 2.0**-exp == pytest.approx(0.5 * float(kept.pow(2).mean().sqrt()), rel=0.01)
+    assert weight_step(torch.zeros(4, 4), 1.0)[0] in range(128, 256)

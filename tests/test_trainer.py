@@ -1,6 +1,9 @@
 """The trainer: the codelength it reports, its determinism and its plan."""
 
 import math
+from dataclasses import replace
+
+import numpy as np
 
 import pytest
 import torch
@@ -10,7 +13,7 @@ from mdlzip.coding.data_coder import segment_lengths
 from mdlzip.errors import MdlzipError
 from mdlzip.model.config import BOS, ModelConfig
 from mdlzip.train.plan import plan_for
-from mdlzip.train.trainer import TrainPlan, evaluate_bpb, train
+from mdlzip.train.trainer import TrainPlan, bits_per_byte, evaluate_bpb, train
 
 from neural_helpers import random_float_model
 
@@ -31,6 +34,60 @@ def test_evaluate_bpb_is_the_coding_layouts_cross_entropy():
             start += length
         # Chunks of 50 with window - 1 positions of left context see exactly what a whole segment sees.
         assert evaluate_bpb(model, data, streams, chunk=50) == pytest.approx(ref / math.log(2) / len(data), abs=1e-3)
+
+
+def test_mixture_codelength_is_the_bitwise_logistic_mixture():
+    """Against a direct computation: each bit's probability from the byte distribution's
+    subtree masses, mixed with the side models' bit logits as sigmoid(a * t + b * s)."""
+    model = random_float_model()
+    torch.manual_seed(1)
+    x = torch.cat([torch.full((2, model.cfg.n_prev), BOS), torch.randint(0, 256, (2, 9))], 1)
+    y = torch.randint(0, 256, (2, 9))
+    side = torch.randn(2, 9, 8) * 3
+    mix = torch.tensor([0.7, 1.3])
+    with torch.no_grad():
+        probs = model(x).softmax(-1).double()
+    ref = 0.0
+    for b in range(2):
+        for t in range(9):
+            byte = int(y[b, t])
+            for j in range(8):
+                prefix = byte >> (7 - j)
+                lo, half = (prefix >> 1) << (8 - j), 128 >> j
+                mass = [float(probs[b, t, lo : lo + half].sum()), float(probs[b, t, lo + half : lo + 2 * half].sum())]
+                p = mass[prefix & 1] / sum(mass)
+                z = 0.7 * math.log(p / (1 - p)) + 1.3 * float(side[b, t, j])
+                ref -= math.log2(1 / (1 + math.exp(-z)))
+    with torch.no_grad():
+        assert float(bits_per_byte(model, x, y, side, mix)) == pytest.approx(ref / 18, rel=1e-4)
+        # Weights (1, 0): the transformer alone, bit by bit, is its cross-entropy.
+        assert float(bits_per_byte(model, x, y, side, torch.tensor([1.0, 0.0]))) == pytest.approx(float(bits_per_byte(model, x, y)), rel=1e-4)
+
+
+def test_mixture_ignores_what_the_side_models_know():
+    """Where the side models are right and sure, the transformer gets (almost) no gradient."""
+    model = random_float_model()
+    x = torch.cat([torch.full((1, model.cfg.n_prev), BOS), torch.randint(0, 256, (1, 16))], 1)
+    y = torch.randint(0, 256, (1, 16))
+    grads = []
+    for logit in (0.0, 12.0):
+        model.zero_grad()
+        bits_per_byte(model, x, y, torch.full((1, 16, 8), logit), torch.ones(2)).backward()
+        grads.append(float(model.head.weight.grad.norm()))
+    assert grads[1] < 1e-3 * grads[0]
+
+
+def test_training_for_the_mixture_uses_the_side_models():
+    side = np.full((len(DATA), 8), 4000, dtype=np.int16)  # the side models already know every bit
+    plan = TrainPlan(steps=30, batch=4, seq_len=32, sparsifier="l1", seed=3)
+    alone = train(DATA, TINY, plan, torch.device("cpu"))
+    mixed = train(DATA, TINY, plan, torch.device("cpu"), side_probs=side)
+    again = train(DATA, TINY, plan, torch.device("cpu"), side_probs=side)
+    assert torch.equal(mixed.model.head.weight, again.model.head.weight)
+    # The data term is the mixture's: at most about what the side models pay (8 bits of 4000/4096).
+    assert mixed.qat_bpb < 8 * -math.log2(4000 / 4096) + 0.05 < alone.qat_bpb
+    ignored = train(DATA, TINY, replace(plan, mixture=False), torch.device("cpu"), side_probs=side)
+    assert torch.equal(ignored.model.head.weight, alone.model.head.weight)
 
 
 @pytest.mark.parametrize("sparsifier", ["drr", "none"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..coding import data_coder, weight_codec
-from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_coder
+from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_bit_probs, side_coder
 from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
@@ -166,7 +166,8 @@ def encode(data: bytes, options: Options) -> Encoded:
     candidates = []
     result = TrainResult(None, math.nan, math.nan, math.nan, 0.0, 0, math.nan, math.nan)
     if len(data) >= MIN_INPUT or prior is None:  # below it, with a prior, only the prior can pay
-        result = train(data, cfg, plan, device, train_progress, streams)
+        side_probs = side_bit_probs(data, side) if side and plan.mixture else None
+        result = train(data, cfg, plan, device, train_progress, streams, side_probs)
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
     if side:

@@ -49,8 +49,12 @@ class ActQuant(nn.Module):
 
 
 def weight_step(w: torch.Tensor, rel_step: float) -> tuple[int, int]:
-    """The quantization step mant * 2**-exp (mant in 128..255) nearest to rel_step * rms(w)."""
-    step = max(rel_step * float(w.detach().pow(2).mean().sqrt()), 2.0**-30)
+    """The quantization step mant * 2**-exp (mant in 128..255) nearest to rel_step times the rms
+    of w's nonzeros: the kept weights set the scale, so a pruned tensor gets the same few
+    integer levels as a dense one instead of a grid as fine as its zeros are many."""
+    w = w.detach()
+    rms = float(w.pow(2).sum() / max(1, int(w.count_nonzero()))) ** 0.5
+    step = max(rel_step * rms, 2.0**-30)
     exp = 7 - math.floor(math.log2(step))
     mant = round(step * 2.0**exp)
     if mant > 255:

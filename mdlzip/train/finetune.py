@@ -64,7 +64,7 @@ def finetune(
         frac = step / plan.steps
         for group in opt.param_groups:
             group["lr"] = plan.lr / 4 * 0.5 * (1 + math.cos(math.pi * frac))
-        x, y = windows.sample(plan.batch, gen)
+        x, y, _ = windows.sample(plan.batch, gen)
         loss = bits_per_byte(model, x, y)
         opt.zero_grad(set_to_none=True)
         (loss + alpha * penalty()).backward()
@@ -81,7 +81,7 @@ def _cheapest_delta(model, base: IntWeights, windows: ByteWindows, gen: torch.Ge
     """The base plus the deltas of at least some threshold, the threshold chosen by total bits."""
     tuned = to_integer(model)
     full = delta_of(base, tuned)
-    x, y = windows.sample(48, gen)
+    x, y, _ = windows.sample(48, gen)
     layers = model.named_weights()
     best = None
     for threshold in _THRESHOLDS:

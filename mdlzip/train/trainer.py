@@ -40,9 +40,10 @@ class TrainPlan:
     sparsifier: str = sparsity.DEFAULT
     prelude: float = 0.15  # fraction of steps trained without the model-size term
     prune_at: float = 0.75  # then: final mask by codelength, quantization, masked quantization-aware training
-    rel_step: float = 0.4  # weight quantization step relative to each tensor's rms, while pricing the mask
-    rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0)  # candidate steps once the mask is fixed
+    rel_step: float = 0.4  # weight quantization step relative to the rms of each tensor's nonzeros, while pricing the mask
+    rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4)  # candidate steps once the mask is fixed
     tamade: bool = True  # False keeps every weight the sparsifier left (the dense baseline with "none")
+    mixture: bool = True  # with the side models' codelengths given: train the transformer for the mixture with them
     seed: int = 0
 
 
@@ -51,7 +52,7 @@ class TrainResult:
     model: ByteTransformer
     float_bpb: float  # the float model's codelength of the input before pruning and quantization (nan if not measured)
     final_bpb: float  # the same for the final pruned model with fake quantization, what the integer model approximates
-    qat_bpb: float  # mean training loss over the last 5% of steps, in bits per byte
+    qat_bpb: float  # mean data term of the objective over the last 5% of steps, in bits per byte
     seconds: float
     steps: int
     bits_per_nonzero: float  # the price of a weight the model-size term used last
@@ -59,28 +60,54 @@ class TrainResult:
 
 
 class ByteWindows:
-    """Random windows of the input: model inputs (with n_prev bytes of left context) and targets."""
+    """Random windows of the input: model inputs (with n_prev bytes of left context), targets and,
+    when given, the side models' logit (nats) of each bit of each target."""
 
-    def __init__(self, data: bytes, n_prev: int, seq_len: int, device):
+    def __init__(self, data: bytes, n_prev: int, seq_len: int, device, side_probs: Optional[np.ndarray] = None):
         raw = torch.from_numpy(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
         # Input token t is byte t-1 (BOS before the start), preceded by n_prev BOS of context.
         self.inputs = torch.cat([torch.full((n_prev + 1,), BOS, dtype=torch.int64), raw[:-1]]).to(device)
         self.targets = raw.to(device)
+        if side_probs is not None:
+            p = np.asarray(side_probs, dtype=np.float32)
+            side_probs = torch.from_numpy(np.log(p / (4096 - p))).to(device)
+        self.side = side_probs
         self.n_prev, self.seq_len = n_prev, min(seq_len, len(data))
         self.device = device
 
-    def sample(self, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         L, P = self.seq_len, self.n_prev
         starts = torch.randint(0, len(self.targets) - L + 1, (batch,), generator=gen).to(self.device)
         offs = torch.arange(L + P, device=self.device)
         x = self.inputs[starts[:, None] + offs]
         y = self.targets[starts[:, None] + offs[:L]]
-        return x, y
+        side = None if self.side is None else self.side[starts[:, None] + offs[:L]]
+        return x, y, side
 
 
-def bits_per_byte(model: ByteTransformer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def bits_per_byte(
+    model: ByteTransformer, x: torch.Tensor, y: torch.Tensor, side: Optional[torch.Tensor] = None, mix: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """The mean codelength of the targets in bits: under the transformer alone, or with ``side``
+    (the side models' logit of each bit that occurred) under their logistic mixture, bit by bit
+    as the coder mixes them: P(bit) = sigmoid(mix[0] * transformer logit + mix[1] * side logit).
+
+    It needs only the side models' view of the bits that occurred, and its gradient
+    vanishes where they are already right and sure: the transformer spends its weights
+    on what they miss, which is all it can add to the coder.
+    """
     logits = model(x)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)) / math.log(2)
+    if side is None:
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)) / math.log(2)
+    logp, cost = F.log_softmax(logits, -1), 0.0
+    for j in range(8):
+        # Log-masses of the 2**(j+1) nodes at depth j+1 of the bit tree; the logit of the bit
+        # that occurred is its node's log-mass minus its sibling's.
+        nodes = torch.logsumexp(logp.unflatten(-1, (2 << j, 128 >> j)), -1)
+        node = (y >> (7 - j)).unsqueeze(-1)
+        logit = (nodes.gather(-1, node) - nodes.gather(-1, node ^ 1)).squeeze(-1)
+        cost = cost + F.softplus(-(mix[0] * logit + mix[1] * side[..., j]))
+    return cost.mean() / math.log(2)
 
 
 @torch.no_grad()
@@ -116,9 +143,9 @@ class Pricer:
     the final mask and quantization step by total codelength.
     """
 
-    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, sample_windows: int = 48):
-        self.model, self.n_bytes = model, n_bytes
-        self.x, self.y = windows.sample(sample_windows, gen)
+    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, mix: torch.Tensor, sample_windows: int = 48):
+        self.model, self.n_bytes, self.mix = model, n_bytes, mix
+        self.x, self.y, self.side = windows.sample(sample_windows, gen)
 
     def _steps(self, rel_step: float) -> dict[str, tuple[int, int]]:
         return {n: weight_step(l.weight * l.mask, rel_step) for n, l in self.model.named_weights().items()}
@@ -137,7 +164,7 @@ class Pricer:
         for n, step in self._steps(rel_step).items():
             layers[n].step.copy_(torch.tensor(step))
         try:
-            return float(bits_per_byte(self.model, self.x, self.y)) * self.n_bytes
+            return float(bits_per_byte(self.model, self.x, self.y, self.side, self.mix)) * self.n_bytes
         finally:
             for n, l in layers.items():
                 l.step.copy_(saved[n])
@@ -175,6 +202,7 @@ def train(
     device: torch.device,
     progress: Optional[Callable[[int, int, dict], None]] = None,
     streams: Optional[int] = None,
+    side_probs: Optional[np.ndarray] = None,
 ) -> TrainResult:
     """Train on ``data`` minimizing the two-part codelength per byte.
 
@@ -184,7 +212,10 @@ def train(
     and quantization step by total codelength, and masked quantization-aware
     training to the end. With ``streams``, the float model's codelength in that
     coding layout is measured just before quantization (reported, never stored as
-    a float).
+    a float). With ``side_probs`` (``coding.adaptive.side_bit_probs``) and
+    ``plan.mixture``, the data term is the codelength of the logistic mixture with
+    the side models (mixing weights learned too): the transformer is priced by
+    what it adds to them, as the coder will use it.
     """
     torch.manual_seed(plan.seed)
     gen = torch.Generator().manual_seed(plan.seed)
@@ -196,14 +227,15 @@ def train(
     present[BOS] = True
     for emb in model.emb:
         emb.mask.copy_(present[:, None].float().expand_as(emb.mask))
-    windows = ByteWindows(data, cfg.n_prev, plan.seq_len, device)
-    pricer = Pricer(model, windows, len(data), gen)
+    windows = ByteWindows(data, cfg.n_prev, plan.seq_len, device, side_probs if plan.mixture else None)
+    mix = torch.ones(2, device=device, requires_grad=True)
+    pricer = Pricer(model, windows, len(data), gen, mix)
     sparsifier = sparsity.make(plan.sparsifier, model, plan.steps)
 
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("emb")]
     rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("emb"))]
     opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": plan.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        [{"params": decay, "weight_decay": plan.weight_decay}, {"params": rest + [mix], "weight_decay": 0.0}],
         lr=plan.lr,
         betas=(0.9, 0.98),
     )
@@ -228,7 +260,7 @@ def train(
         if streams:
             float_bpb = evaluate_bpb(model, data, streams)
         rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
-        x, _ = windows.sample(min(64, 8 * plan.batch), gen)
+        x = windows.sample(min(64, 8 * plan.batch), gen)[0]
         model.start_quantization(x, rel_step)
         model.train()
 
@@ -246,8 +278,8 @@ def train(
         lr = plan.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:
             group["lr"] = lr
-        x, y = windows.sample(plan.batch, gen)
-        loss = bits_per_byte(model, x, y)
+        x, y, side = windows.sample(plan.batch, gen)
+        loss = bits_per_byte(model, x, y, side, mix)
         objective = loss + alpha * sparsifier.penalty() if regularized else loss
         opt.zero_grad(set_to_none=True)
         objective.backward()

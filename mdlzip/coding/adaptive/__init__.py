@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import MdlzipError
 from ._side import SideCoder  # noqa: F401 - the coder's type, for annotations elsewhere
 from .logistic import squash_table, stretch_table
@@ -73,3 +75,16 @@ def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, p
     if prime:
         coder.prime(prime)
     return coder
+
+
+def side_bit_probs(data: bytes, cfg: SideConfig) -> np.ndarray:
+    """(n, 8): the probability (of 4096) the side models alone (a uniform transformer) give each
+    bit of each byte, most significant first, coded as one stream. What the trainer needs to fit
+    the transformer to what these models miss; reporting only, nothing is coded from it."""
+    coder = side_coder(cfg, [len(data)]) if data else None
+    uniform = np.ones((1, 256), dtype=np.int64)
+    out = np.empty((len(data), 8), dtype=np.int16)
+    for t, b in enumerate(data):
+        coder.encode_step(uniform, bytes((b,)))
+        out[t] = coder.path_probs
+    return out

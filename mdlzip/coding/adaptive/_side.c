@@ -164,6 +164,7 @@ typedef struct {
     int lr;
     int priming; /* learning from a prior's text: bits are known, nothing is coded */
     double bits; /* the ideal codelength so far (reported only) */
+    int path_p[8]; /* the probability (of P_ONE) given to each bit of the byte coded last (reported only) */
 } SideCoder;
 
 static PyTypeObject SideCoderType;
@@ -286,6 +287,7 @@ static int code_byte(SideCoder *c, int s, const int64_t *freqs, uint8_t *byte) {
             if (bit < 0) return -1;
         }
         if (!c->coder.decoding && !c->priming) c->bits += COST[bit ? pf : P_ONE - pf];
+        c->path_p[j] = bit ? pf : P_ONE - pf;
 
         for (int k = 0; k < N_CTX; k++) {
             uint8_t *n = c->counts + 3 * slot[k];
@@ -566,6 +568,10 @@ static PyObject *SideCoder_digest(SideCoder *c, PyObject *unused) {
 
 static PyObject *SideCoder_bits(SideCoder *c, void *closure) { return PyFloat_FromDouble(c->bits); }
 
+static PyObject *SideCoder_path_probs(SideCoder *c, void *closure) {
+    return Py_BuildValue("(iiiiiiii)", c->path_p[0], c->path_p[1], c->path_p[2], c->path_p[3], c->path_p[4], c->path_p[5], c->path_p[6], c->path_p[7]);
+}
+
 static void SideCoder_dealloc(SideCoder *c) {
     free(c->coder.buf);
     free(c->lengths);
@@ -696,7 +702,10 @@ static PyMethodDef SideCoder_methods[] = {
     {"digest", (PyCFunction)SideCoder_digest, METH_NOARGS, "digest() -> int: a hash of the models' whole state."},
     {NULL}};
 
-static PyGetSetDef SideCoder_getset[] = {{"bits", (getter)SideCoder_bits, NULL, "ideal codelength so far, in bits", NULL}, {NULL}};
+static PyGetSetDef SideCoder_getset[] = {
+    {"bits", (getter)SideCoder_bits, NULL, "ideal codelength so far, in bits", NULL},
+    {"path_probs", (getter)SideCoder_path_probs, NULL, "the probability (of 4096) given to each bit of the byte coded last", NULL},
+    {NULL}};
 
 static PyTypeObject SideCoderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mdlzip.coding.adaptive._side.SideCoder",
