@@ -19,10 +19,10 @@ from pathlib import Path
 import mdlzip
 from mdlzip.train.sparsity import NAMES
 
-from .run import machine
+from .run import _git, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sparsifiers.jsonl"
-COLUMNS = "| file | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on |"
+COLUMNS = "| file | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on | commit |"
 
 
 def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
@@ -35,11 +35,12 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
         raise SystemExit(f"sparsifiers: {path}: round trip FAILED")
     facts = mdlzip.info(archive)
     facts.pop("tensors", None)
-    m = machine(None)
+    m = machine(_git("rev-parse", "HEAD"))
     where = f"{m['cpu']}, {m['cores_available']} cores" + (f", {m['gpu']}" if device != "cpu" and m["gpu"] else ", CPU only")
     if threads:
         where += f", {threads} torch thread{'s' if threads > 1 else ''}"
-    facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads, machine=where)
+    commit = (m["mdlzip_commit"] or "unknown")[:12] + (" (uncommitted changes)" if m["mdlzip_tree_dirty"] else "")
+    facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads, machine=where, commit=commit)
     return facts
 
 
@@ -49,7 +50,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['file']} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
             f"{r['model_bytes']:,} ({r['mask_bytes']:,.0f} / {r['value_bytes']:,.0f}) | {r['data_bytes']:,} | "
-            f"{r['archive_bytes']:,} | {r['bits_per_byte']:.3f} | {r['compress_s']:.0f} | {r.get('machine', r['device'])} |"
+            f"{r['archive_bytes']:,} | {r['bits_per_byte']:.3f} | {r['compress_s']:.0f} | {r.get('machine', r['device'])} | {r.get('commit', 'before ba242db')} |"
         )
     return "\n".join(lines)
 

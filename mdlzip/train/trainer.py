@@ -1,11 +1,16 @@
 """Training the byte transformer on the very input it will code.
 
-The loop samples windows of the input, minimizes cross-entropy with AdamW
+The loop samples windows of the input, minimizes the data's codelength with AdamW
 (linear warm-up, cosine decay) and, for the last part of the run, trains
 quantization-aware: activation sites are calibrated, weight steps fixed and
 every forward pass rounds exactly where the integer model will. The budget is a
 number of steps fixed by the plan, never a wall-clock time, so a run is
 deterministic given the seed, the device and the thread count.
+
+When the coder will mix the transformer with the side models, the codelength
+trained and priced is that of their mixture, not the transformer's alone: the
+side models already code most of text well, and a weight pays only for what it
+adds to them.
 """
 
 from __future__ import annotations
