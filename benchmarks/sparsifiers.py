@@ -1,10 +1,13 @@
 """``python -m benchmarks.sparsifiers FILE SPARSIFIER``: one row of the sparsifier table.
 
-Compresses FILE with the neural method and the transformer alone (no side
-models, so the archive is the pruned model's own two-part code), checks the
-round trip, and appends the facts of ``mdlzip info`` plus the compress time as
-one JSON line to ``benchmarks/results/sparsifiers.jsonl``. ``dense`` is the
-baseline without sparsifier and without the threshold search. ``--table``
+Compresses FILE with the neural method at the default level as the default
+archive does (the transformer trained for its mixture with the side models, coded
+with them), but keeps the trained model even where the side models alone would be
+smaller, so every sparsifier's model is measured; ``--alone`` codes with the
+transformer alone instead (no side models: the pruned model's own two-part code).
+Checks the round trip and appends the facts of ``mdlzip info`` plus the compress
+time as one JSON line to ``benchmarks/results/sparsifiers.jsonl``. ``dense`` is
+the baseline without sparsifier and without the threshold search. ``--table``
 prints the Markdown table of every recorded row instead.
 """
 
@@ -22,14 +25,15 @@ from mdlzip.train.sparsity import NAMES
 from .run import _git, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sparsifiers.jsonl"
-COLUMNS = "| file | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on | commit |"
+COLUMNS = "| file | side models | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on | commit |"
 
 
-def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
+def run(path: Path, sparsifier: str, device: str, threads: int | None, alone: bool) -> dict:
     data = path.read_bytes()
     settings = {"sparsifier": "none", "tamade": False} if sparsifier == "dense" else {"sparsifier": sparsifier}
+    settings.update({"adaptive": False} if alone else {"empty": False})
     start = time.perf_counter()
-    archive = mdlzip.compress(data, method="neural", adaptive=False, device=device, threads=threads, **settings)
+    archive = mdlzip.compress(data, method="neural", device=device, threads=threads, **settings)
     seconds = time.perf_counter() - start
     if mdlzip.decompress(archive, device="cpu") != data:
         raise SystemExit(f"sparsifiers: {path}: round trip FAILED")
@@ -40,15 +44,15 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None) -> dict:
     if threads:
         where += f", {threads} torch thread{'s' if threads > 1 else ''}"
     commit = (m["mdlzip_commit"] or "unknown")[:12] + (" (uncommitted changes)" if m["mdlzip_tree_dirty"] else "")
-    facts.update(file=path.name, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads, machine=where, commit=commit)
+    facts.update(file=path.name, side_models=not alone, sparsifier=sparsifier, compress_s=round(seconds, 1), device=device, threads=threads, machine=where, commit=commit)
     return facts
 
 
 def table(rows: list[dict]) -> str:
     lines = [COLUMNS, "|---" * (COLUMNS.count("|") - 1) + "|"]
-    for r in sorted(rows, key=lambda r: (r["file"], r.get("machine", r["device"]), r["archive_bytes"])):
+    for r in sorted(rows, key=lambda r: (r["file"], not r.get("side_models", False), r.get("machine", r["device"]), r["archive_bytes"])):
         lines.append(
-            f"| {r['file']} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
+            f"| {r['file']} | {'mixed' if r.get('side_models') else 'off'} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
             f"{r['model_bytes']:,} ({r['mask_bytes']:,.0f} / {r['value_bytes']:,.0f}) | {r['data_bytes']:,} | "
             f"{r['archive_bytes']:,} | {r['bits_per_byte']:.3f} | {r['compress_s']:.0f} | {r.get('machine', r['device'])} | {r.get('commit', 'before ba242db')} |"
         )
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sparsifier", nargs="?", choices=[*NAMES, "dense"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--alone", action="store_true", help="the transformer alone, without side models")
     parser.add_argument("--table", action="store_true", help="print the table of the recorded rows")
     args = parser.parse_args(argv)
     if args.table:
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.file.is_file():
         print(f"sparsifiers: {args.file}: no such file", file=sys.stderr)
         return 2
-    row = run(args.file, args.sparsifier, args.device, args.threads)
+    row = run(args.file, args.sparsifier, args.device, args.threads, args.alone)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
         f.write(json.dumps(row) + "\n")

@@ -47,6 +47,16 @@ def test_a_model_that_pays_is_kept():
     assert neural.decode(enc, len(data), Options()) == data
 
 
+def test_the_trained_model_alone_can_be_asked_for(encoded):
+    """empty=False (the sparsifier benchmark) keeps the trained model where the side models
+    alone would be smaller: the same trained candidate the default archive measured."""
+    forced = neural.encode(TEXT, Options(seed=1, extra=dict(TINY_PLAN, empty=False)))
+    facts = neural.describe(forced, len(TEXT))
+    assert facts["side_models_alone_candidate_bytes"] is None
+    assert len(forced.model) + len(forced.data) == neural.describe(encoded, len(TEXT))["trained_model_candidate_bytes"]
+    assert neural.decode(forced, len(TEXT), Options()) == TEXT
+
+
 def test_same_seed_same_model_and_data(encoded):
     again = neural.encode(TEXT, Options(seed=1, extra=dict(TINY_PLAN)))
     assert (again.model, again.data) == (encoded.model, encoded.data)  # the header also holds the training time

@@ -170,7 +170,7 @@ def encode(data: bytes, options: Options) -> Encoded:
         result = train(data, cfg, plan, device, train_progress, streams, side_probs)
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
-    if side:
+    if side and options.extra.get("empty", True):  # False: measure the trained model alone (benchmarks)
         candidates.append(("empty", EMPTY, empty, NO_PRIOR))
         if primed:
             candidates.append(("empty", EMPTY, empty, PRIMED))
