@@ -165,7 +165,8 @@ def machine(commit: Optional[str]) -> dict:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "numpy": numpy.__version__,
         "mdlzip_commit": commit,
-        "mdlzip_tree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if commit else None,
+        # Results written by earlier benchmark runs are not changes to the code measured.
+        "mdlzip_tree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")) if commit else None,
         # Other work on the machine slows every timing; this says how busy it was.
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
