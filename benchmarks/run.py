@@ -122,6 +122,11 @@ def sha256(path: Path) -> str:
 # --- the machine ---------------------------------------------------------------------------
 
 
+def head_commit() -> Optional[str]:
+    """The commit of the mdlzip checkout measured (None outside a git checkout)."""
+    return _git("rev-parse", "HEAD")
+
+
 def _git(*args: str) -> Optional[str]:
     try:
         proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10)
@@ -450,7 +455,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except DatasetError as exc:
         warn(str(exc))
         return 2
-    commit = _git("rev-parse", "HEAD")
+    commit = head_commit()
     entries = select(args, commit)
     for entry in entries:
         if isinstance(entry, Skipped):

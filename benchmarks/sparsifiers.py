@@ -22,7 +22,7 @@ from pathlib import Path
 import mdlzip
 from mdlzip.train.sparsity import NAMES
 
-from .run import _git, machine
+from .run import head_commit, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sparsifiers.jsonl"
 COLUMNS = "| file | side models | sparsifier | nonzero / total | model bytes (mask / values) | data bytes | total bytes | bits/byte | compress s | trained on | commit |"
@@ -39,7 +39,7 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None, alone: bo
         raise SystemExit(f"sparsifiers: {path}: round trip FAILED")
     facts = mdlzip.info(archive)
     facts.pop("tensors", None)
-    m = machine(_git("rev-parse", "HEAD"))
+    m = machine(head_commit())
     where = f"{m['cpu']}, {m['cores_available']} cores" + (f", {m['gpu']}" if device != "cpu" and m["gpu"] else ", CPU only")
     if threads:
         where += f", {threads} torch thread{'s' if threads > 1 else ''}"
@@ -50,11 +50,11 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None, alone: bo
 
 def table(rows: list[dict]) -> str:
     lines = [COLUMNS, "|---" * (COLUMNS.count("|") - 1) + "|"]
-    for r in sorted(rows, key=lambda r: (r["file"], not r.get("side_models", False), r.get("machine", r["device"]), r["archive_bytes"])):
+    for r in sorted(rows, key=lambda r: (r["file"], not r["side_models"], r["machine"], r["archive_bytes"])):
         lines.append(
-            f"| {r['file']} | {'mixed' if r.get('side_models') else 'off'} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
+            f"| {r['file']} | {'mixed' if r['side_models'] else 'off'} | {r['sparsifier']} | {r['params_nonzero']:,} / {r['params_total']:,} | "
             f"{r['model_bytes']:,} ({r['mask_bytes']:,.0f} / {r['value_bytes']:,.0f}) | {r['data_bytes']:,} | "
-            f"{r['archive_bytes']:,} | {r['bits_per_byte']:.3f} | {r['compress_s']:.0f} | {r.get('machine', r['device'])} | {r.get('commit', 'before ba242db')} |"
+            f"{r['archive_bytes']:,} | {r['bits_per_byte']:.3f} | {r['compress_s']:.0f} | {r['machine']} | {r['commit']} |"
         )
     return "\n".join(lines)
 

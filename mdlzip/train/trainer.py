@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from ..coding.data_coder import segment_lengths
 from ..model.config import BOS, N_TOKENS, ModelConfig
 from ..coding import weight_codec
+from ..coding.adaptive.logistic import P_ONE
 from ..model.convert import to_integer
 from ..model.float_model import ByteTransformer, weight_step
 from . import sparsity
@@ -48,7 +49,7 @@ class TrainPlan:
     rel_step: float = 0.4  # weight quantization step relative to the rms of each tensor's nonzeros, while pricing the mask
     rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4)  # candidate steps once the mask is fixed
     tamade: bool = True  # False keeps every weight the sparsifier left (the dense baseline with "none")
-    mixture: bool = True  # with the side models' codelengths given: train the transformer for the mixture with them
+    mixture: bool = True  # with the side models' bit probabilities given: train the transformer for the mixture with them
     seed: int = 0
 
 
@@ -75,7 +76,7 @@ class ByteWindows:
         self.targets = raw.to(device)
         if side_probs is not None:
             p = np.asarray(side_probs, dtype=np.float32)
-            side_probs = torch.from_numpy(np.log(p / (4096 - p))).to(device)
+            side_probs = torch.from_numpy(np.log(p / (P_ONE - p))).to(device)
         self.side = side_probs
         self.n_prev, self.seq_len = n_prev, min(seq_len, len(data))
         self.device = device

@@ -16,7 +16,8 @@ from ...errors import MdlzipError
 
 # Kept free of torch imports, so that the command line can list the names cheaply.
 NAMES = ("drr", "pmmp", "hardconcrete", "l1", "magnitude", "lq", "none")
-# The smallest transformer-only enwik6 archive on the 2-core reference machine (benchmarks/results/sparsifiers.md).
+# The smallest default-level enwik6 archive on the 2-core reference machine, the only one whose
+# transformer pays beside the side models there (benchmarks/results/sparsifiers.md).
 DEFAULT = "l1"
 
 
