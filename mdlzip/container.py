@@ -15,7 +15,9 @@ from .errors import MdlzipError
 from .methods import NAMES, Encoded
 
 MAGIC = b"\x89MDZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Earlier versions, and the mdlzip release that reads them: this one reads only its own.
+RELEASE_OF_VERSION = {1: "0.1"}
 CHECKSUM_BYTES = 8
 CRC_BYTES = 4
 # 1 TiB: far beyond what an in-memory compressor handles, small enough that a
@@ -131,6 +133,12 @@ def unpack(blob: bytes) -> tuple[int, int, bytes, Encoded]:
     if len(view) < len(MAGIC) + 1:
         raise MdlzipError("truncated archive: no format version")
     version = view[len(MAGIC)]
+    if version in RELEASE_OF_VERSION:
+        release = RELEASE_OF_VERSION[version]
+        raise MdlzipError(
+            f"archive format version {version} was written by mdlzip {release}; this mdlzip reads version {FORMAT_VERSION}: "
+            f"decompress it with mdlzip {release} (pip install 'mdlzip=={release}.*')"
+        )
     if version != FORMAT_VERSION:
         raise MdlzipError(f"unsupported format version {version} (this mdlzip reads version {FORMAT_VERSION})")
     if len(view) < len(MAGIC) + 2 + CRC_BYTES:

@@ -11,7 +11,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 # The worked example of FORMAT.md: method stored, original b"abc".
-ABC_ARCHIVE = bytes.fromhex("894d445a 01 00 03 d8bb14d833d59559 00 00 03 616263 5153f647")
+ABC_ARCHIVE = bytes.fromhex("894d445a 02 00 03 d8bb14d833d59559 00 00 03 616263 d5086c14")
 
 
 def pack(encoded: Encoded, method_id: int = 1, length: int = 3, checksum: bytes = b"\x00" * 8) -> bytes:
@@ -96,8 +96,14 @@ def test_short_prefix_of_magic_is_truncated():
 
 def test_unsupported_version():
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 2
-    expect_error(with_crc(bytes(body)), "unsupported format version 2")
+    body[4] = 3
+    expect_error(with_crc(bytes(body)), "unsupported format version 3")
+
+
+def test_version_1_names_the_release_that_reads_it():
+    body = bytearray(body_of(ABC_ARCHIVE))
+    body[4] = 1
+    expect_error(with_crc(bytes(body)), "written by mdlzip 0.1")
 
 
 def test_unknown_method_id():

@@ -30,7 +30,8 @@ def test_sections_and_description(encoded):
     # Both candidates were measured exactly and the smaller one is the archive.
     candidates = (facts["trained_model_candidate_bytes"], facts["side_models_alone_candidate_bytes"])
     assert len(encoded.model) + len(encoded.data) == min(candidates)
-    assert facts["train_steps"] == 60 and facts["streams"] == neural.streams_for(len(TEXT))
+    side_alone = facts["params_total"] == neural.EMPTY.cfg.n_params()
+    assert facts["train_steps"] == 60 and facts["streams"] == (1 if side_alone else neural.streams_for(len(TEXT)))
     assert facts["float_bpb"] > 0 and facts["data_bpb"] == 8 * len(encoded.data) / len(TEXT)
     # The side models are on by default and kept only where they beat the transformer alone.
     assert facts["side_models"] is not None and facts["data_bpb"] <= facts["integer_bpb"] + 0.02
@@ -55,6 +56,22 @@ def test_the_trained_model_alone_can_be_asked_for(encoded):
     assert facts["side_models_alone_candidate_bytes"] is None
     assert len(forced.model) + len(forced.data) == neural.describe(encoded, len(TEXT))["trained_model_candidate_bytes"]
     assert neural.decode(forced, len(TEXT), Options()) == TEXT
+
+
+def test_the_side_models_alone_code_one_stream_without_a_transformer(monkeypatch):
+    """The empty model's archive: one stream (every byte sees all before it), and decoding it
+    builds no integer transformer at all."""
+    data = TEXT[:5000]
+    enc = neural.encode(data, Options(seed=1, extra=dict(TINY_PLAN, steps=2)))
+    facts = neural.describe(enc, len(data))
+    assert facts["params_total"] == neural.EMPTY.cfg.n_params() and facts["streams"] == 1
+    assert len(enc.model) + len(enc.data) == facts["side_models_alone_candidate_bytes"]
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the side models alone need no transformer")
+
+    monkeypatch.setattr(neural, "IntModel", no_engine)
+    assert neural.decode(enc, len(data), Options()) == data
 
 
 def test_same_seed_same_model_and_data(encoded):

@@ -52,7 +52,7 @@ def test_side_models_switch(workdir):
 
 
 def test_fixtures_cover_both_data_codings():
-    facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob("*.v1-neural.mdlz")]
+    facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob("*.v2-neural.mdlz")]
     assert {f["side_models"] is None for f in facts} == {True, False}
 
 
@@ -68,6 +68,14 @@ def test_archives_from_earlier_versions_still_decode(archive):
     and is never regenerated while format version V stands."""
     original = (FIXTURES / f"{archive.split('.')[0]}.txt").read_bytes()
     assert mdlzip.decompress((FIXTURES / archive).read_bytes()) == original
+
+
+@pytest.mark.parametrize("archive", sorted(p.name for p in (FIXTURES / "v1").glob("*.mdlz")))
+def test_version_1_archives_are_refused_with_the_release_that_reads_them(workdir, archive):
+    """mdlzip 0.1's archives: one line naming mdlzip 0.1, exit 1, no output, never a wrong decode."""
+    out = run_process("decompress", "-c", str(FIXTURES / "v1" / archive), cwd=workdir)
+    assert out.code == 1 and out.out == b""
+    assert "written by mdlzip 0.1" in out.err and len(out.err.strip().splitlines()) == 1
 
 
 def test_fixtures_cover_every_method_and_a_nonempty_model():

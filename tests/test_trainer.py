@@ -78,14 +78,14 @@ def test_mixture_ignores_what_the_side_models_know():
 
 
 def test_training_for_the_mixture_uses_the_side_models():
-    side = np.full((len(DATA), 8), 4000, dtype=np.int16)  # the side models already know every bit
+    side = np.full((len(DATA), 8), 64000, dtype=np.uint16)  # of 65536: the side models already know every bit
     plan = TrainPlan(steps=30, batch=4, seq_len=32, sparsifier="l1", seed=3)
     alone = train(DATA, TINY, plan, torch.device("cpu"))
     mixed = train(DATA, TINY, plan, torch.device("cpu"), side_probs=side)
     again = train(DATA, TINY, plan, torch.device("cpu"), side_probs=side)
     assert torch.equal(mixed.model.head.weight, again.model.head.weight)
-    # The data term is the mixture's: at most about what the side models pay (8 bits of 4000/4096).
-    assert mixed.qat_bpb < 8 * -math.log2(4000 / 4096) + 0.05 < alone.qat_bpb
+    # The data term is the mixture's: at most about what the side models pay (8 bits of 64000/65536).
+    assert mixed.qat_bpb < 8 * -math.log2(64000 / 65536) + 0.05 < alone.qat_bpb
     ignored = train(DATA, TINY, replace(plan, mixture=False), torch.device("cpu"), side_probs=side)
     assert torch.equal(ignored.model.head.weight, alone.model.head.weight)
 

@@ -104,6 +104,58 @@ def encode(
     return encoder.get_compressed().astype("<u4").tobytes(), transformer_bits
 
 
+# Steps the side models code alone between two progress reports.
+UNIFORM_CHUNK = 1 << 16
+
+
+def _bytes_in_steps(lengths: list[int], t0: int, t1: int) -> int:
+    return sum(max(0, min(length, t1) - t0) for length in lengths)
+
+
+def encode_uniform(
+    data: bytes,
+    streams: int,
+    side: SideConfig,
+    start: Optional[SideCoder] = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> bytes:
+    """The data section with the empty model: the side models alone, every step run in C.
+
+    The coded bits are those ``encode`` gives with the empty model's uniform frequencies, without
+    running the transformer at all. ``start`` is as in ``encode``.
+    """
+    lengths = segment_lengths(len(data), streams)
+    if not lengths:
+        return b""
+    coder = start.copy() if start is not None else side_coder(side, lengths)
+    for t0 in range(0, lengths[0], UNIFORM_CHUNK):
+        coder.encode_all(data, UNIFORM_CHUNK)
+        if progress:
+            progress(_bytes_in_steps(lengths, t0, t0 + UNIFORM_CHUNK))
+    return coder.finish()
+
+
+def decode_uniform(
+    raw: bytes,
+    n: int,
+    streams: int,
+    side: SideConfig,
+    prime: bytes = b"",
+    progress: Optional[Callable[[int], None]] = None,
+) -> bytes:
+    """The inverse of ``encode_uniform``."""
+    lengths = segment_lengths(n, streams)
+    if not lengths:
+        return b""
+    coder = side_coder(side, lengths, raw, prime)
+    out = None
+    for t0 in range(0, lengths[0], UNIFORM_CHUNK):
+        out = coder.decode_all(UNIFORM_CHUNK)
+        if progress:
+            progress(_bytes_in_steps(lengths, t0, t0 + UNIFORM_CHUNK))
+    return out
+
+
 def decode(
     raw: bytes,
     model: IntModel,

@@ -41,6 +41,12 @@ def _empty_model() -> IntWeights:
 
 EMPTY = _empty_model()
 
+
+def is_empty(weights: IntWeights) -> bool:
+    """Whether this is the empty model, whose frequencies are uniform: the side models then code
+    alone, and no transformer needs to run."""
+    return weights.cfg == EMPTY.cfg and all(not bool(t.values.any()) for t in weights.weights.values())
+
 # How an archive uses its prior: not at all, only its text (primes the side models), or also its
 # transformer (the model section is then the delta from the prior's weights).
 NO_PRIOR, PRIMED, DELTA = 0, 1, 2
@@ -187,11 +193,14 @@ def encode(data: bytes, options: Options) -> Encoded:
     coded = []
     for kind, weights, model_bytes, use in candidates:
         start, side_i = (primed_start, side_primed) if use != NO_PRIOR else (None, side)
-        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side_i, start, device, options)
+        # The side models alone code best as one stream (every byte sees all before it); the
+        # lock-step streams are for the transformer's batches, and a primed start has them.
+        streams_i = 1 if is_empty(weights) and side and use == NO_PRIOR else streams
+        data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, device, options)
         if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
             use = NO_PRIOR
-        coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use))
-    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use = min(coded, key=lambda c: c[0])
+        coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
+    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams = min(coded, key=lambda c: c[0])
 
     def smallest(kind: str) -> int:
         return min((c[0] for c in coded if c[1] == kind), default=0)
@@ -210,6 +219,11 @@ def encode(data: bytes, options: Options) -> Encoded:
 def _code_data(data, weights, streams, chunk, side, start, device, options) -> tuple[bytes, float, SideConfig | None]:
     """The data section coded with exactly the model the decoder will rebuild; without the side
     models where they do not beat the transformer's own codelength."""
+    if side and is_empty(weights):
+        data_bytes = data_coder.encode_uniform(data, streams, side, start, _progress(options, "encode", len(data)))
+        if len(data_bytes) <= len(data):
+            return data_bytes, 8.0 * len(data), side
+        side = None  # incompressible: the uniform code below is never larger than the input
     engine = IntModel(weights, device)
     chunk = min(weights.cfg.window, chunk)
     with torch.inference_mode():
@@ -242,8 +256,11 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
             if prior.weights is None or prior.weights.cfg != header.cfg:
                 raise MdlzipError("corrupt archive: its prior has no transformer of the archive's shape")
             weights = apply_delta(prior.weights, weights)
+    progress = _progress(options, "decode", original_length)
+    if header.side and is_empty(weights):
+        return data_coder.decode_uniform(encoded.data, original_length, header.streams, header.side, prime, progress)
     engine = IntModel(weights, device)
-    return data_coder.decode(encoded.data, engine, original_length, header.streams, _progress(options, "decode", original_length), header.side, prime)
+    return data_coder.decode(encoded.data, engine, original_length, header.streams, progress, header.side, prime)
 
 
 def describe(encoded: Encoded, original_length: int) -> dict:
@@ -273,7 +290,7 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "integer_bpb": header.integer_mbpb / 1000 if header.integer_mbpb else None,
         "trained_model_candidate_bytes": header.trained_bytes,
         "side_models_alone_candidate_bytes": header.empty_bytes or None,
-        "side_models": f"{SIDE_MODELS}; 2^{header.side.table_bits} slots per table" if header.side else None,
+        "side_models": f"{SIDE_MODELS}; a hash table of 2^{header.side.table_bits} slots of 16 bytes" if header.side else None,
         "prior": header.prior.hex() if header.prior_use != NO_PRIOR else None,
         "prior_use": PRIOR_USES[header.prior_use],
         # With the prior's transformer the model section is the coded change from it.

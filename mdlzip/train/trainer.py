@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..coding.data_coder import segment_lengths
 from ..model.config import BOS, N_TOKENS, ModelConfig
 from ..coding import weight_codec
-from ..coding.adaptive.logistic import P_ONE
+from ..coding.adaptive.logistic import P16_ONE
 from ..model.convert import to_integer
 from ..model.float_model import ByteTransformer, weight_step
 from . import sparsity
@@ -76,7 +76,7 @@ class ByteWindows:
         self.targets = raw.to(device)
         if side_probs is not None:
             p = np.asarray(side_probs, dtype=np.float32)
-            side_probs = torch.from_numpy(np.log(p / (P_ONE - p))).to(device)
+            side_probs = torch.from_numpy(np.log(p / (P16_ONE - p))).to(device)
         self.side = side_probs
         self.n_prev, self.seq_len = n_prev, min(seq_len, len(data))
         self.device = device

@@ -2,29 +2,35 @@
 
 The stored transformer gives a distribution over the next byte. Beside it run
 models that learn while coding, so the decoder rebuilds them from the bytes it
-has already decoded (the prequential part of the code, as in paq and cmix):
+has already decoded (the prequential part of the code, as in paq and cmix).
+Each byte is coded as eight binary decisions, most significant bit first.
 
-- hashed context models of orders 0, 1, 2, 3, 4, 5 and 7, of the current word
-  and of the word before it, and of the match model's guess: per context and
-  bit, counts of zeros and ones (in two-way buckets with a check byte, so a
-  colliding context replaces the weaker one instead of polluting it), read
-  through an adaptive map from count pairs to probabilities;
-- a match model: the byte that followed the latest earlier occurrence of the
-  last six bytes, in any stream, with a confidence learned per match length.
+- Context models (``cm/context_map.h``): hashed contexts of orders 0-6, 8 and
+  12, eight text contexts (the current word case-folded, with the previous one
+  and two words, a skip-gram, the word with the byte before it, the character
+  above in the previous line, the column, the shape of the recent text with the
+  nesting of brackets, quotes and tags) and six structure contexts (indirect:
+  what followed the last occurrences of the previous one and two bytes; sparse;
+  a detected record length with the bytes one and two records above). Each
+  context holds a one-byte bit history per node of the byte's bit tree (a
+  generated nonstationary state table, ``cm/state_table.c``), read through an
+  adaptive map per context.
+- A match model (``cm/match_model.h``): two candidates of minimum length 6 and
+  16 over every stream's coded bytes, verified, recovering after a mismatch;
+  its expected byte is also a context, a mixer selector and an SSE context.
+- Mixing (``cm/mixer.h``): the transformer's bit probability and all of the
+  above as stretched logits into five logistic mixers, whose weight sets are
+  chosen by the partial byte, the match state, how many orders know their
+  context, the previous byte and the text's shape; a second layer combines
+  them. Five APMs (``cm/maps.h``) refine the result (orders 0-3 and the match's
+  expected byte), and a binary arithmetic coder (``cm/bit_coder.h``) codes it
+  at 16-bit precision.
 
-Each byte is coded as eight binary decisions, most significant bit first. The
-transformer's probability of the bit (from its integer frequencies) and every
-side model's probability go, as logits, into three logistic mixers whose weight
-sets are chosen by the partial byte, by the match state and by the previous
-byte; a second-layer mixer combines them, three APMs (by partial byte, order 1
-and order 2) refine the result, and a binary arithmetic coder codes the bit.
-
-The per-bit loop is a small C extension (``_side.c``): in numpy the same work
-costs about a millisecond per bit and step, in C about a microsecond. It uses
-integer arithmetic only, visits the streams of a step in order and updates
-every table right after the bit it predicted, so encoder and decoder hold the
-same state at every bit on any machine. Its logistic tables come from
-``logistic.py``.
+The loop (``cm/predictor.c``) uses integer arithmetic only, visits the streams
+of a step in order and updates every table right after the bit it predicted,
+so encoder and decoder hold the same state at every bit on any machine. Its
+logistic tables come from ``logistic.py``. With the empty model (side models
+alone) ``encode_all``/``decode_all`` run the whole input in C.
 """
 
 from __future__ import annotations
@@ -34,16 +40,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import MdlzipError
-from ._side import SideCoder  # noqa: F401 - the coder's type, for annotations elsewhere
-from .logistic import squash_table, stretch_table
+from ._side import OFF_ALL, SideCoder  # noqa: F401 - the coder's type, for annotations elsewhere
+from .logistic import squash16_table, squash_table, stretch_table
 
-TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 24
-DESCRIPTION = "orders 0-5 and 7, two word contexts, match model and its guess; 3+1 mixers, 3 APMs"
+TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
+# For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
+TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
+DESCRIPTION = (
+    "bit-history context models (orders 0-6, 8; 13 text, 6 structure contexts), "
+    "2-candidate match model, direct orders 1-3; 5+1 mixers, 6 APMs"
+)
 
 
 @dataclass(frozen=True)
 class SideConfig:
-    """What the archive records: the size of the hashed tables (the model set is fixed by the format)."""
+    """What the archive records: the size of the hashed table (the model set is fixed by the format)."""
 
     table_bits: int
 
@@ -53,24 +64,28 @@ class SideConfig:
 
     @classmethod
     def for_input(cls, n: int, primed: int = 0) -> "SideConfig":
-        """About one slot per coded bit, so that hashed contexts rarely collide (at most 2**22,
-        2**24 with a prior's ``primed`` bytes to learn first: 640 MB of tables)."""
-        limit = TABLE_BITS_MAX if primed else TABLE_BITS_MAX - 2
-        return cls(min(limit, max(TABLE_BITS_MIN, (8 * max(n + primed, 1)).bit_length() - 1)))
+        """About 32 slots of 16 bytes per input byte (each byte touches two per context), so that contexts rarely
+        collide, within the limits above."""
+        limit = TABLE_BITS_PRIMED if primed else TABLE_BITS_INPUT
+        return cls(min(limit, max(16, (32 * max(n + primed, 1)).bit_length())))
 
 
-def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, prime: bytes = b"") -> SideCoder:
+def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, prime: bytes = b"", off: int = 0) -> SideCoder:
     """A coder for segments of these lengths: encodes when ``data`` is None, else decodes it.
 
     ``prime`` is a prior's text: the models learn from it before the first byte
     (both sides alike), so a small input starts from English statistics, not from nothing.
+    ``off`` switches component families off (``cm/predictor.h``; ablation benchmarks only:
+    archives always use every component).
     """
     coder = SideCoder(
         lengths,
         cfg.table_bits,
         stretch_table().astype("<i2").tobytes(),
         squash_table().astype("<i2").tobytes(),
+        squash16_table().astype("<u2").tobytes(),
         data,
+        off,
     )
     if prime:
         coder.prime(prime)
@@ -78,13 +93,10 @@ def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, p
 
 
 def side_bit_probs(data: bytes, cfg: SideConfig) -> np.ndarray:
-    """(n, 8): the probability (of 4096) the side models alone (a uniform transformer) give each
+    """(n, 8): the probability (of 65536) the side models alone (a uniform transformer) give each
     bit of each byte, most significant first, coded as one stream. What the trainer needs to fit
     the transformer to what these models miss; reporting only, nothing is coded from it."""
-    coder = side_coder(cfg, [len(data)]) if data else None
-    uniform = np.ones((1, 256), dtype=np.int64)
-    out = np.empty((len(data), 8), dtype=np.int16)
-    for t, b in enumerate(data):
-        coder.encode_step(uniform, bytes((b,)))
-        out[t] = coder.path_probs
-    return out
+    if not data:
+        return np.empty((0, 8), dtype=np.uint16)
+    raw = side_coder(cfg, [len(data)]).encode_all(data, record=True)
+    return np.frombuffer(raw, dtype="<u2").reshape(len(data), 8)

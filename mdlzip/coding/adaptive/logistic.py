@@ -16,6 +16,7 @@ import numpy as np
 
 P_BITS = 12
 P_ONE = 1 << P_BITS  # probabilities live in 1 .. P_ONE - 1
+P16_ONE = 1 << 16  # the mixers' output, the SSE stages and the coder: 1 .. P16_ONE - 1
 LOGIT_ONE = 256  # one nat in logit units
 LOGIT_MAX = 2047
 
@@ -28,18 +29,28 @@ def _round(x: decimal.Decimal) -> int:
     return int(x.to_integral_value(decimal.ROUND_HALF_EVEN))
 
 
-@lru_cache(maxsize=None)
-def squash_table() -> np.ndarray:
-    """Index d + LOGIT_MAX for logits d in [-LOGIT_MAX, LOGIT_MAX] -> P_ONE / (1 + exp(-d / LOGIT_ONE))."""
+def _squash(one: int) -> np.ndarray:
+    """Index d + LOGIT_MAX for logits d in [-LOGIT_MAX, LOGIT_MAX] -> one / (1 + exp(-d / LOGIT_ONE))."""
     ctx = _decimal_context()
-    one = decimal.Decimal(1)
     values = [
-        _round(ctx.divide(decimal.Decimal(P_ONE), one + ctx.exp(ctx.divide(decimal.Decimal(-d), decimal.Decimal(LOGIT_ONE)))))
+        _round(ctx.divide(decimal.Decimal(one), 1 + ctx.exp(ctx.divide(decimal.Decimal(-d), decimal.Decimal(LOGIT_ONE)))))
         for d in range(-LOGIT_MAX, LOGIT_MAX + 1)
     ]
-    table = np.clip(np.array(values, dtype=np.int64), 1, P_ONE - 1)
+    table = np.clip(np.array(values, dtype=np.int64), 1, one - 1)
     table.flags.writeable = False
     return table
+
+
+@lru_cache(maxsize=None)
+def squash_table() -> np.ndarray:
+    """Logit -> 12-bit probability: what the mixers train on."""
+    return _squash(P_ONE)
+
+
+@lru_cache(maxsize=None)
+def squash16_table() -> np.ndarray:
+    """Logit -> 16-bit probability: the mixers' output, refined by SSE and coded."""
+    return _squash(P16_ONE)
 
 
 @lru_cache(maxsize=None)

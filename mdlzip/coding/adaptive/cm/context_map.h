@@ -1,0 +1,143 @@
+/* Hashed contexts holding bit histories: what most side models predict from.
+
+   A context is a 64-bit hash, computed once per byte. Its bit histories live in 16-byte slots:
+   a check byte and 15 states, one per node of a nibble's binary tree, so one slot serves four
+   bits, and two lookups (at bits 0 and 4, the second hashed with the first nibble) serve a byte.
+   Slots come in lines of four (one cache line); a context takes the slot of the line holding its
+   check byte, else the one with the least evidence in its first state, emptied for it.
+
+   Each context gives the mixer two inputs from its state through an adaptive state map of its
+   own: the stretched probability (damped while the state is young) and the probability itself
+   around 1/2 (which carries how sure the state is). A state never seen gives both as 0, so the
+   mixer learns nothing false from it; the count of contexts seen before selects mixer weights
+   elsewhere. A third input comes from the bytes last seen in the context: a small direct table
+   per context keeps the last two and how often the last one came in a row, and an adaptive map
+   by run length learns how far "the byte that followed here last time follows again" holds. */
+#ifndef MDLZIP_CM_CONTEXT_MAP_H
+#define MDLZIP_CM_CONTEXT_MAP_H
+
+#include "common.h"
+#include "maps.h"
+#include "state_table.h"
+
+#define SLOT_BYTES 16
+#define LINE_SLOTS 4
+#define CM_INPUTS 3
+#define RUN_MAP_CELLS 64 /* run length 0..15, the last two bytes differ, predicted bit */
+
+typedef struct {
+    uint8_t *t;
+    size_t slot_mask; /* slots - 1 */
+} HashTable;
+
+static inline int ht_init(HashTable *h, int slot_bits) {
+    size_t bytes = (size_t)SLOT_BYTES << slot_bits;
+    h->t = calloc(bytes, 1);
+    h->slot_mask = ((size_t)1 << slot_bits) - 1;
+    return h->t ? 0 : -1;
+}
+
+static inline uint8_t *ht_line(const HashTable *h, uint64_t hash) {
+    return h->t + ((size_t)hash & h->slot_mask & ~(size_t)(LINE_SLOTS - 1)) * SLOT_BYTES;
+}
+
+/* The slot of a context in its line; *found tells whether it was there already. */
+static inline uint8_t *ht_find(HashTable *h, uint64_t hash, int *found) {
+    uint8_t *line = ht_line(h, hash);
+    uint8_t check = (uint8_t)(hash >> 56);
+    for (int j = 0; j < LINE_SLOTS; j++)
+        if (line[j * SLOT_BYTES] == check && line[j * SLOT_BYTES + 1]) {
+            *found = 1;
+            return line + j * SLOT_BYTES;
+        }
+    uint8_t *victim = line;
+    int least = 1 << 30;
+    for (int j = 0; j < LINE_SLOTS; j++) {
+        uint8_t *s = line + j * SLOT_BYTES;
+        int e = STATES.n0[s[1]] + STATES.n1[s[1]];
+        if (e < least) {
+            least = e;
+            victim = s;
+        }
+    }
+    memset(victim, 0, SLOT_BYTES);
+    victim[0] = check;
+    *found = 0;
+    return victim;
+}
+
+/* A context's last bytes: check byte, run length of the last byte, the last byte, the one before. */
+typedef struct {
+    uint8_t check, run, byte1, byte2;
+} RunSlot;
+
+typedef struct {
+    int n;           /* contexts */
+    HashTable *ht;   /* shared by all contexts (and all streams) */
+    AdaptiveMap sm;  /* per context, per state */
+    RunSlot *runs;   /* direct-mapped by the context's hash */
+    size_t run_mask;
+    AdaptiveMap rm;  /* per context, per RUN_MAP_CELLS */
+} ContextMap;
+
+static inline int cm_init(ContextMap *cm, HashTable *ht, int n, int run_bits) {
+    cm->n = n;
+    cm->ht = ht;
+    cm->runs = calloc((size_t)1 << run_bits, sizeof(RunSlot));
+    cm->run_mask = ((size_t)1 << run_bits) - 1;
+    if (!cm->runs || statemap_init(&cm->sm, (size_t)n, 1023)) return -1;
+    return map_init(&cm->rm, (size_t)n * RUN_MAP_CELLS, 1023);
+}
+
+static inline RunSlot *cm_run(const ContextMap *cm, uint64_t hash) { return cm->runs + ((hash >> 24) & cm->run_mask); }
+static inline uint8_t cm_run_check(uint64_t hash) { return (uint8_t)(hash >> 48) | 1; }
+
+/* The mixer inputs of context k whose state is st; run is its run slot (check already tested:
+   NULL when the context's last bytes are unknown) and rctx receives the run map cell (-1: none). */
+static inline void cm_inputs(const ContextMap *cm, const Logistic *lg, int k, uint8_t st, const RunSlot *run, int c0, int j, int *x,
+                             int *rctx) {
+    *rctx = -1;
+    x[2] = 0;
+    if (run && run->run) {
+        int uncertain = run->byte2 != run->byte1, e = run->byte1 | 256;
+        if ((e >> (8 - j)) == c0) {
+            int bit = (e >> (7 - j)) & 1;
+            *rctx = k * RUN_MAP_CELLS + (run->run > 15 ? 15 : run->run) * 4 + uncertain * 2 + bit;
+            x[2] = lg->stretch[map_p12(&cm->rm, (size_t)*rctx)] >> uncertain;
+        }
+    }
+    if (st == 0) {
+        x[0] = x[1] = 0;
+        return;
+    }
+    int p = map_p12(&cm->sm, (size_t)k * STATES_MAX + st);
+    x[0] = lg->stretch[p] >> (1 + (STATES.n0[st] + STATES.n1[st] <= 2));
+    x[1] = (p - 2048) >> 2;
+}
+
+static inline void cm_update(ContextMap *cm, int k, uint8_t *st, int rctx, int bit) {
+    map_update(&cm->sm, (size_t)k * STATES_MAX + *st, bit);
+    *st = STATES.next[*st][bit];
+    if (rctx >= 0) map_update(&cm->rm, (size_t)rctx, bit);
+}
+
+/* After the byte b in the context of this hash. */
+static inline void cm_run_update(ContextMap *cm, uint64_t hash, uint8_t b) {
+    RunSlot *r = cm_run(cm, hash);
+    uint8_t check = cm_run_check(hash);
+    if (r->check == check && r->run) {
+        if (r->byte1 == b) {
+            if (r->run < 255) r->run++;
+        } else {
+            r->byte2 = r->byte1;
+            r->byte1 = b;
+            r->run = 1;
+        }
+    } else {
+        r->check = check;
+        r->run = 1;
+        r->byte1 = r->byte2 = b;
+    }
+}
+
+#endif

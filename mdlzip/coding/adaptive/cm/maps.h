@@ -1,0 +1,90 @@
+/* Adaptive maps from a small context (a bit-history state, a match length, ...) to a probability.
+
+   Each cell holds a 22-bit probability and a 10-bit count in one word and moves toward the coded
+   bit by 1/(n + 1.5): the running average while the context is young, then a fixed rate set by
+   the count's limit. */
+#ifndef MDLZIP_CM_MAPS_H
+#define MDLZIP_CM_MAPS_H
+
+#include "common.h"
+#include "state_table.h"
+
+typedef struct {
+    uint32_t *t;
+    size_t n;
+    uint32_t limit;
+} AdaptiveMap;
+
+static inline int map_init(AdaptiveMap *m, size_t n, uint32_t limit) {
+    m->t = malloc(n * sizeof(uint32_t));
+    if (!m->t) return -1;
+    for (size_t i = 0; i < n; i++) m->t[i] = 1u << 31;
+    m->n = n;
+    m->limit = limit;
+    return 0;
+}
+
+/* A state map starts each state at what its counts say: (n1 + 1/2) / (n0 + n1 + 1). */
+static inline int statemap_init(AdaptiveMap *m, size_t contexts, uint32_t limit) {
+    if (map_init(m, contexts * STATES_MAX, limit)) return -1;
+    for (size_t c = 0; c < contexts; c++)
+        for (int s = 0; s < STATES_MAX; s++) {
+            uint32_t n0 = STATES.n0[s], n1 = STATES.n1[s];
+            uint64_t p = ((uint64_t)(2 * n1 + 1) << 22) / (2 * (n0 + n1) + 2);
+            m->t[c * STATES_MAX + s] = (uint32_t)(p << 10);
+        }
+    return 0;
+}
+
+static inline int map_p12(const AdaptiveMap *m, size_t i) { return (int)(m->t[i] >> 20); }
+
+static inline void map_update(AdaptiveMap *m, size_t i, int bit) {
+    uint32_t v = m->t[i], n = v & 1023, p = v >> 10;
+    int64_t target = bit ? (1 << 22) - 1 : 0;
+    p = (uint32_t)((int64_t)p + ((target - (int64_t)p) * 2) / (int64_t)(2 * n + 3));
+    m->t[i] = (p << 10) | (n < m->limit ? n + 1 : n);
+}
+
+/* ---- APM (SSE): refines a probability per context, interpolating between 33 logit buckets ---- */
+
+#define APM_CELLS 33
+
+typedef struct {
+    uint16_t *t; /* 16-bit probabilities */
+    size_t n, cell;
+    int rate;
+} APM;
+
+static inline int apm_init(APM *a, const Logistic *lg, size_t contexts, int rate) {
+    a->t = malloc(contexts * APM_CELLS * sizeof(uint16_t));
+    if (!a->t) return -1;
+    for (size_t c = 0; c < contexts; c++)
+        for (int j = 0; j < APM_CELLS; j++) {
+            int p = squash16(lg, (j - 16) * 128);
+            a->t[c * APM_CELLS + j] = (uint16_t)(p < 1 ? 1 : p > 65535 ? 65535 : p);
+        }
+    a->n = contexts;
+    a->rate = rate;
+    a->cell = 0;
+    return 0;
+}
+
+/* p16 refined in context ctx (taken modulo the table's size); remembers the cells to train. */
+static inline int apm_refine(APM *a, const Logistic *lg, int p16, size_t ctx) {
+    int s = stretch16(lg, p16) + 2048; /* 1 .. 4095 */
+    int lo = s >> 7, w = s & 127;
+    size_t i = (ctx % a->n) * APM_CELLS + lo;
+    a->cell = i;
+    return (a->t[i] * (128 - w) + a->t[i + 1] * w) >> 7;
+}
+
+static inline void apm_update(APM *a, int bit) {
+    int target = bit ? 65535 : 0;
+    for (int k = 0; k < 2; k++) { /* both cells the prediction interpolated */
+        int v = a->t[a->cell + k];
+        v += (target - v) >> a->rate;
+        a->t[a->cell + k] = (uint16_t)(v < 1 ? 1 : v);
+    }
+}
+
+#endif

@@ -1,0 +1,68 @@
+/* Logistic mixing: weighted sums of stretched probabilities, trained online on coding loss.
+
+   A mixer has several weight sets; a context picks one per bit. Weights are 16.16 fixed point,
+   the dot product is a logit, and each update moves the chosen set along x * (bit - p). The
+   learning rate starts high and decays with the bits seen to a floor, so the weights settle
+   fast on a small input and still follow a long one. */
+#ifndef MDLZIP_CM_MIXER_H
+#define MDLZIP_CM_MIXER_H
+
+#include "common.h"
+
+#define WEIGHT_LIMIT (1 << 22)
+
+typedef struct {
+    int32_t *w;
+    int n_inputs, n_sets;
+    int32_t *chosen; /* the set used for the bit being coded */
+    int64_t dot;     /* its logit */
+    int p;           /* squash of it, 12-bit */
+    uint32_t seen;   /* bits trained, for the learning-rate schedule */
+    int lr_start, lr_floor;
+} Mixer;
+
+static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int lr_start, int lr_floor) {
+    m->w = malloc((size_t)n_inputs * n_sets * sizeof(int32_t));
+    if (!m->w) return -1;
+    for (size_t i = 0; i < (size_t)n_inputs * n_sets; i++) m->w[i] = w0;
+    m->n_inputs = n_inputs;
+    m->n_sets = n_sets;
+    m->chosen = m->w;
+    m->seen = 0;
+    m->lr_start = lr_start;
+    m->lr_floor = lr_floor;
+    return 0;
+}
+
+/* The two loops that dominate the side models' time. Integer-exact, so vectorized clones for newer
+   x86 processors (chosen at run time where the compiler supports it) give the same results. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("default", "sse4.1", "avx2")))
+#else
+#define VECTOR_CLONES
+#endif
+
+VECTOR_CLONES int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);
+VECTOR_CLONES void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err);
+
+/* The logit of set ``set`` over inputs x (also kept for the update). */
+static inline int64_t mixer_predict(Mixer *m, const Logistic *lg, const int32_t *x, size_t set) {
+    m->chosen = m->w + (set % (size_t)m->n_sets) * (size_t)m->n_inputs;
+    m->dot = dot_product(x, m->chosen, m->n_inputs) >> 16;
+    m->p = squash12(lg, m->dot);
+    return m->dot;
+}
+
+static inline int mixer_rate(Mixer *m) {
+    /* lr_start halves every 2^14 bits seen after the first, down to the floor */
+    uint32_t halvings = m->seen >> 14;
+    int lr = halvings >= 16 ? 0 : m->lr_start >> halvings;
+    if (m->seen < 0xffffffffu) m->seen++;
+    return lr > m->lr_floor ? lr : m->lr_floor;
+}
+
+static inline void mixer_update(Mixer *m, const int32_t *x, int bit) {
+    train_weights(x, m->chosen, m->n_inputs, ((bit << P_BITS) - m->p) * mixer_rate(m));
+}
+
+#endif

@@ -1,0 +1,459 @@
+/* The loop that wires the side models: contexts per byte, inputs per bit, two mixer layers,
+   the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
+
+   Per bit the mixer sees: the transformer's probability, a bias, two inputs from each hashed
+   context (orders 0-6, 8, 12; the text model's eight; the structure model's six; the match
+   model's expected byte) and four from the match model. Five first-layer mixers choose their
+   weights by the partial byte, the match state, how many orders have seen their context, the
+   previous byte and the shape of the recent text; a second layer combines them by bit position
+   and match state. Five APMs refine the result by orders 0-3 and the match's expected byte. */
+#include "predictor.h"
+
+#include <math.h>
+
+#include "bit_coder.h"
+#include "common.h"
+#include "context_map.h"
+#include "history.h"
+#include "maps.h"
+#include "match_model.h"
+#include "mixer.h"
+#include "state_table.h"
+#include "structure_model.h"
+#include "text_model.h"
+
+#define N_ORDER_CTX 8 /* orders 0, 1, 2, 3, 4, 5, 6, 8 */
+static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
+#define CTX_TEXT N_ORDER_CTX
+#define CTX_STRUCT (CTX_TEXT + TEXT_CONTEXTS)
+#define CTX_MATCH (CTX_STRUCT + STRUCTURE_CONTEXTS)
+#define N_CTX (CTX_MATCH + 1)
+#define IN_CTX 2
+#define IN_MATCH (IN_CTX + CM_INPUTS * N_CTX)
+#define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
+#define N_DIRECT 3
+#define N_INPUTS (IN_DIRECT + N_DIRECT)
+
+#define N_MIXERS 5
+static const int MIXER_SETS[N_MIXERS] = {256, 16 * 3, 9 * 8 * 2, 256, 512};
+#define FINAL_INPUTS (N_MIXERS + 1)
+#define FINAL_SETS 16
+#define N_APMS 6
+static const size_t APM_CONTEXTS[N_APMS] = {256, 1 << 16, 1 << 18, 1 << 18, 1 << 18, 1 << 18};
+
+typedef struct {
+    uint64_t c8, c8b; /* the last 16 bytes, newest lowest */
+    TextStream text;
+    StructureStream structure;
+    MatchStream match;
+} Stream;
+
+struct Predictor {
+    Logistic lg;
+    BitCoder coder;
+    int S, off, table_bits, match_bits;
+    int64_t t, *lengths;
+    History hist;
+    Stream *streams;
+    HashTable ht;
+    ContextMap cm;
+    MatchModel mm;
+    StructureModel *sm;
+    Mixer mix[N_MIXERS], final;
+    APM apm[N_APMS];
+    AdaptiveMap direct[N_DIRECT];
+    int priming;
+    double bits;         /* the ideal codelength so far (reported only) */
+    uint16_t path_p[8];  /* the probability given to each bit of the byte coded last (reported only) */
+};
+
+static double COST[P16_ONE]; /* -log2(p / 65536): reporting only, never coding */
+static int tables_ready;
+
+
+static void tables_init(void) {
+    if (tables_ready) return;
+    state_table_init();
+    for (int i = 1; i < P16_ONE; i++) COST[i] = -log2((double)i / P16_ONE);
+    tables_ready = 1;
+}
+
+static int ctx_enabled(int off, int k) {
+    if (k >= 6 && k < N_ORDER_CTX) return !(off & OFF_HIGH_ORDERS);
+    if (k >= CTX_TEXT && k < CTX_STRUCT) return !(off & OFF_TEXT);
+    if (k == CTX_STRUCT || k == CTX_STRUCT + 1) return !(off & OFF_INDIRECT);
+    if (k == CTX_STRUCT + 2 || k == CTX_STRUCT + 3) return !(off & OFF_SPARSE);
+    if (k == CTX_STRUCT + 4 || k == CTX_STRUCT + 5) return !(off & OFF_RECORD);
+    if (k == CTX_MATCH) return !(off & OFF_MATCH);
+    return 1;
+}
+
+static void stream_init(Stream *st) {
+    st->c8 = st->c8b = 0;
+    text_stream_init(&st->text);
+    structure_stream_init(&st->structure);
+    match_stream_init(&st->match);
+}
+
+Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const int16_t *stretch, const int16_t *squash,
+                         const uint16_t *squash16, int off) {
+    tables_init();
+    Predictor *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    memcpy(p->lg.stretch, stretch, sizeof p->lg.stretch);
+    memcpy(p->lg.squash, squash, sizeof p->lg.squash);
+    memcpy(p->lg.squash16, squash16, sizeof p->lg.squash16);
+    p->S = S;
+    p->off = off;
+    p->table_bits = table_bits;
+    p->match_bits = table_bits > 22 ? 22 : table_bits - 2;
+    p->coder.x2 = 0xffffffffu;
+    p->lengths = malloc((size_t)S * sizeof(int64_t));
+    p->streams = calloc((size_t)S, sizeof(Stream)); /* zeroed padding: digests hash whole structs */
+    p->hist.bytes = p->lengths ? calloc((size_t)S * (size_t)lengths[0], 1) : NULL;
+    p->sm = calloc(1, sizeof(StructureModel));
+    if (!p->lengths || !p->streams || !p->hist.bytes || !p->sm) goto fail;
+    memcpy(p->lengths, lengths, (size_t)S * sizeof(int64_t));
+    p->hist.L = lengths[0];
+    p->hist.lengths = p->lengths;
+    for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
+    if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
+    for (int k = 0; k < N_MIXERS; k++) {
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 13, 20, 3)) goto fail;
+        /* start by trusting the transformer */
+        for (int set = 0; set < MIXER_SETS[k]; set++) p->mix[k].w[(size_t)set * N_INPUTS] = 1 << 16;
+    }
+    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6, 2)) goto fail;
+    for (int a = 0; a < N_APMS; a++)
+        if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], 5)) goto fail;
+    for (int d = 0; d < N_DIRECT; d++)
+        if (map_init(&p->direct[d], (size_t)1 << (d ? 22 : 16), 127)) goto fail;
+    return p;
+fail:
+    predictor_free(p);
+    return NULL;
+}
+
+void predictor_free(Predictor *p) {
+    if (!p) return;
+    free(p->coder.buf);
+    free(p->lengths);
+    free(p->streams);
+    free(p->hist.bytes);
+    free(p->sm);
+    free(p->ht.t);
+    free(p->cm.sm.t);
+    free(p->cm.runs);
+    free(p->cm.rm.t);
+    for (int c = 0; c < MATCH_CANDIDATES; c++) free(p->mm.table[c]);
+    free(p->mm.right.t);
+    for (int k = 0; k < N_MIXERS; k++) free(p->mix[k].w);
+    free(p->final.w);
+    for (int a = 0; a < N_APMS; a++) free(p->apm[a].t);
+    for (int d = 0; d < N_DIRECT; d++) free(p->direct[d].t);
+    free(p);
+}
+
+static void *dup(const void *src, size_t n, int *failed) {
+    if (!src) return NULL;
+    void *d = malloc(n ? n : 1);
+    if (!d) *failed = 1;
+    else memcpy(d, src, n);
+    return d;
+}
+
+Predictor *predictor_clone(const Predictor *p) {
+    Predictor *q = malloc(sizeof *q);
+    if (!q) return NULL;
+    memcpy(q, p, sizeof *q);
+    int failed = 0;
+    size_t S = (size_t)p->S;
+    q->coder.buf = dup(p->coder.buf, p->coder.cap, &failed);
+    q->lengths = dup(p->lengths, S * sizeof(int64_t), &failed);
+    q->hist.lengths = q->lengths;
+    q->streams = dup(p->streams, S * sizeof(Stream), &failed);
+    q->hist.bytes = dup(p->hist.bytes, S * (size_t)p->hist.L, &failed);
+    q->sm = dup(p->sm, sizeof(StructureModel), &failed);
+    q->ht.t = dup(p->ht.t, (size_t)SLOT_BYTES << p->table_bits, &failed);
+    q->cm.ht = &q->ht;
+    q->cm.sm.t = dup(p->cm.sm.t, p->cm.sm.n * sizeof(uint32_t), &failed);
+    q->cm.runs = dup(p->cm.runs, (p->cm.run_mask + 1) * sizeof(RunSlot), &failed);
+    q->cm.rm.t = dup(p->cm.rm.t, p->cm.rm.n * sizeof(uint32_t), &failed);
+    for (int c = 0; c < MATCH_CANDIDATES; c++) q->mm.table[c] = dup(p->mm.table[c], sizeof(int64_t) << p->match_bits, &failed);
+    q->mm.right.t = dup(p->mm.right.t, p->mm.right.n * sizeof(uint32_t), &failed);
+    for (int k = 0; k < N_MIXERS; k++) {
+        q->mix[k].w = dup(p->mix[k].w, (size_t)N_INPUTS * MIXER_SETS[k] * sizeof(int32_t), &failed);
+        q->mix[k].chosen = q->mix[k].w;
+    }
+    q->final.w = dup(p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t), &failed);
+    q->final.chosen = q->final.w;
+    for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t), &failed);
+    for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), &failed);
+    if (failed) {
+        predictor_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+int predictor_start_decoding(Predictor *p, const uint8_t *data, size_t n) {
+    p->coder.buf = malloc(n ? n : 1);
+    if (!p->coder.buf) return -1;
+    memcpy(p->coder.buf, data, n);
+    p->coder.len = p->coder.cap = n;
+    coder_start_decoding(&p->coder);
+    return 0;
+}
+
+int predictor_decoding(const Predictor *p) { return p->coder.decoding; }
+int64_t predictor_time(const Predictor *p) { return p->t; }
+const uint8_t *predictor_history(const Predictor *p) { return p->hist.bytes; }
+int predictor_streams(const Predictor *p) { return p->S; }
+const int64_t *predictor_lengths(const Predictor *p) { return p->lengths; }
+double predictor_bits(const Predictor *p) { return p->bits; }
+void predictor_path(const Predictor *p, uint16_t out[8]) { memcpy(out, p->path_p, sizeof p->path_p); }
+
+/* The transformer's probability that the next bit is 1, from its frequencies: the mass of the
+   byte values under the node with a 1 against the node's whole mass. */
+static inline int transformer_p12(const int64_t *cum, int c0, int j) {
+    int shift = 7 - j;
+    int64_t lo = (int64_t)(c0 - (1 << j)) << (shift + 1);
+    int64_t total = cum[lo + (2 << shift)] - cum[lo];
+    int64_t ones = cum[lo + (2 << shift)] - cum[lo + (1 << shift)];
+    int64_t pt = total > 0 ? (ones * P_ONE + total / 2) / total : P_ONE / 2;
+    return pt < 1 ? 1 : pt > P_ONE - 1 ? P_ONE - 1 : (int)pt;
+}
+
+/* Codes one byte of stream s (read from *byte when encoding, written there when decoding). */
+static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, uint16_t *probs) {
+    const Logistic *lg = &p->lg;
+    Stream *st = &p->streams[s];
+    int64_t t = p->t, cum[257];
+    cum[0] = 0;
+    for (int i = 0; i < 256; i++) cum[i + 1] = cum[i] + freqs[i];
+
+    /* ---- the byte's contexts ---- */
+    uint64_t h[N_CTX];
+    int on[N_CTX];
+    uint64_t c8 = st->c8;
+    int c1 = (int)(c8 & 0xff);
+    for (int k = 0; k < N_ORDER_CTX; k++) {
+        int o = ORDER_OF[k];
+        h[k] = hash2((uint64_t)o, o == 8 ? c8 : c8 & ((1ull << (8 * o)) - 1));
+    }
+    int above = text_above(&st->text, &p->hist, s, t);
+    text_contexts(&st->text, c1, above, h + CTX_TEXT);
+    structure_contexts(p->sm, &st->structure, &p->hist, s, t, c8, h + CTX_STRUCT);
+    int best = match_best(&st->match);
+    int expected = best >= 0 ? p->hist.bytes[st->match.ptr[best]] : -1;
+    int mlen = best >= 0 ? st->match.len[best] : 0;
+    h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
+    for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k);
+    /* without a record length the record contexts would only repeat orders 0 and 1 */
+    if (!st->structure.rlen) on[CTX_STRUCT + 4] = on[CTX_STRUCT + 5] = 0;
+    for (int k = 0; k < N_CTX; k++) {
+        if (on[k]) {
+            PREFETCH(ht_line(&p->ht, h[k]));
+            PREFETCH(cm_run(&p->cm, h[k]));
+        }
+    }
+
+    uint8_t *slot[N_CTX];
+    const RunSlot *run[N_CTX];
+    int found, rctx[N_CTX];
+    for (int k = 0; k < N_CTX; k++) {
+        const RunSlot *r = cm_run(&p->cm, h[k]);
+        run[k] = on[k] && r->check == cm_run_check(h[k]) ? r : NULL;
+    }
+    int c0 = 1, nib = 1, value = p->coder.decoding && !p->priming ? 0 : *byte;
+    uint64_t o2h = hash2(0x0202, c8 & 0xffff) >> 54, o3h = hash2(0x0303, c8 & 0xffffff) >> 54;
+    uint64_t o3d = (hash2(0x0333, c8 & 0xffffff) >> 40) & ~(uint64_t)255;
+    for (int j = 0; j < 8; j++) {
+        if (j == 3) /* the second nibble's slots, for either value of the next bit */
+            for (int k = 0; k < N_CTX; k++)
+                if (on[k]) {
+                    PREFETCH(ht_line(&p->ht, hash2(h[k], (uint64_t)(2 * c0))));
+                    PREFETCH(ht_line(&p->ht, hash2(h[k], (uint64_t)(2 * c0 + 1))));
+                }
+        if (j == 0 || j == 4) {
+            for (int k = 0; k < N_CTX; k++) {
+                if (!on[k]) continue;
+                slot[k] = ht_find(&p->ht, j ? hash2(h[k], (uint64_t)c0) : h[k], &found);
+            }
+            nib = 1;
+        }
+        int32_t x[N_INPUTS];
+        x[0] = lg->stretch[transformer_p12(cum, c0, j)];
+        x[1] = 256;
+        int confident = 0;
+        for (int k = 0; k < N_CTX; k++) {
+            int *xk = x + IN_CTX + CM_INPUTS * k;
+            if (!on[k]) {
+                xk[0] = xk[1] = xk[2] = 0;
+                rctx[k] = -1;
+                continue;
+            }
+            uint8_t state = slot[k][nib];
+            cm_inputs(&p->cm, lg, k, state, run[k], c0, j, xk, &rctx[k]);
+            if (k >= 1 && k < N_ORDER_CTX && state) confident++;
+        }
+        int mctx[MATCH_CANDIDATES], mbit[MATCH_CANDIDATES];
+        match_inputs(&p->mm, lg, &st->match, p->hist.bytes, c0, j, x + IN_MATCH, mctx, mbit);
+        if (p->off & OFF_MATCH) {
+            for (int i = 0; i < MATCH_INPUTS; i++) x[IN_MATCH + i] = 0;
+            for (int c = 0; c < MATCH_CANDIDATES; c++) mctx[c] = -1;
+        }
+        size_t dctx[N_DIRECT] = {(size_t)c1 << 8 | (size_t)c0, (size_t)((c8 & 0xffff) << 8 | (uint64_t)c0) & 0x3fffff,
+                                 ((size_t)o3d | (size_t)c0) & 0x3fffff};
+        for (int d = 0; d < N_DIRECT; d++) x[IN_DIRECT + d] = lg->stretch[map_p12(&p->direct[d], dctx[d])];
+        int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
+
+        size_t sets[N_MIXERS] = {
+            (size_t)c0,
+            (size_t)(mlen > 15 ? 15 : mlen) * 3 + (size_t)(ebit + 1),
+            ((size_t)confident * 8 + (size_t)j) * 2 + (st->text.word[0] != 0),
+            (size_t)c1,
+            (size_t)(st->text.shape & 0x1ff),
+        };
+        int32_t fx[FINAL_INPUTS];
+        for (int k = 0; k < N_MIXERS; k++)
+            fx[k] = clamp_logit(mixer_predict(&p->mix[k], lg, x, p->off & OFF_MIXER_SELECT ? 0 : sets[k]));
+        fx[N_MIXERS] = 256;
+        int64_t fdot = mixer_predict(&p->final, lg, fx, (size_t)j * 2 + (ebit >= 0));
+        int pm = squash16(lg, fdot);
+        int pf = pm;
+        if (!(p->off & OFF_SSE)) {
+            size_t actx[N_APMS] = {
+                (size_t)c0,
+                (size_t)c1 << 8 | (size_t)c0,
+                (size_t)o2h << 8 | (size_t)c0,
+                expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 | (size_t)c0 : (size_t)c0,
+                (size_t)o3h << 8 | (size_t)c0,
+                (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8 | (size_t)c0,
+            };
+            int sum = 2 * pm; /* the mixer's own output counts twice in the average */
+            for (int a = 0; a < N_APMS; a++) sum += apm_refine(&p->apm[a], lg, pm, actx[a]);
+            pf = (sum + (N_APMS + 2) / 2) / (N_APMS + 2);
+        }
+        if (pf < 1) pf = 1;
+        if (pf > P16_ONE - 1) pf = P16_ONE - 1;
+
+        int bit = (value >> (7 - j)) & 1;
+        if (!p->priming) {
+            bit = coder_bit(&p->coder, bit, pf);
+            if (bit < 0) return -1;
+            if (!p->coder.decoding) p->bits += COST[bit ? pf : P16_ONE - pf];
+        }
+        p->path_p[j] = (uint16_t)(bit ? pf : P16_ONE - pf);
+        if (probs) probs[j] = p->path_p[j];
+
+        /* ---- learn ---- */
+        for (int k = 0; k < N_CTX; k++)
+            if (on[k]) cm_update(&p->cm, k, &slot[k][nib], rctx[k], bit);
+        match_update_bit(&p->mm, mctx, mbit, bit);
+        for (int d = 0; d < N_DIRECT; d++) map_update(&p->direct[d], dctx[d], bit);
+        for (int k = 0; k < N_MIXERS; k++) mixer_update(&p->mix[k], x, bit);
+        mixer_update(&p->final, fx, bit);
+        if (!(p->off & OFF_SSE))
+            for (int a = 0; a < N_APMS; a++) apm_update(&p->apm[a], bit);
+        c0 = 2 * c0 + bit;
+        nib = 2 * nib + bit;
+    }
+    *byte = (uint8_t)(c0 - 256);
+    for (int k = 0; k < N_CTX; k++)
+        if (on[k]) cm_run_update(&p->cm, h[k], *byte);
+    return 0;
+}
+
+/* The contexts of stream s after its byte b at time t. */
+static void push_byte(Predictor *p, int s, uint8_t b, int64_t t) {
+    Stream *st = &p->streams[s];
+    structure_update(p->sm, &st->structure, st->c8, b, t);
+    text_update(&st->text, b, t, (int)(st->c8 & 0xff));
+    st->c8b = (st->c8b << 8) | (st->c8 >> 56);
+    st->c8 = (st->c8 << 8) | b;
+}
+
+/* After every stream coded step t: histories, contexts, and the match model (look-ups before
+   insertions, so no candidate points at a byte of this step's future). */
+static void end_step(Predictor *p, int m, const uint8_t *bytes) {
+    int64_t t = p->t;
+    for (int s = 0; s < m; s++) p->hist.bytes[(int64_t)s * p->hist.L + t] = bytes[s];
+    for (int s = 0; s < m; s++) {
+        push_byte(p, s, bytes[s], t);
+        match_follow(&p->hist, &p->streams[s].match, bytes[s]);
+    }
+    if (p->off & OFF_MATCH) return;
+    for (int s = 0; s < m; s++) match_find(&p->mm, &p->hist, &p->streams[s].match, s, t, p->streams[s].c8, p->streams[s].c8b);
+    for (int s = 0; s < m; s++) match_insert(&p->mm, &p->hist, s, t, p->streams[s].c8, p->streams[s].c8b);
+}
+
+int predictor_step(Predictor *p, int m, const int64_t *freqs, uint8_t *bytes, uint16_t *probs) {
+    for (int s = 0; s < m; s++)
+        if (code_byte(p, s, freqs + 256 * (size_t)s, bytes + s, probs ? probs + 8 * (size_t)s : NULL)) return -1;
+    end_step(p, m, bytes);
+    p->t++;
+    return 0;
+}
+
+void predictor_prime(Predictor *p, const uint8_t *text, size_t n) {
+    int64_t uniform[256];
+    for (int i = 0; i < 256; i++) uniform[i] = 1;
+    p->priming = 1;
+    Stream saved;
+    memcpy(&saved, &p->streams[0], sizeof saved);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t byte = text[i];
+        code_byte(p, 0, uniform, &byte, NULL);
+        /* time 0 throughout: the text is no part of the history the stream can look back on */
+        Stream *st = &p->streams[0];
+        structure_update(p->sm, &st->structure, st->c8, byte, 0);
+        text_update(&st->text, byte, 0, (int)(st->c8 & 0xff));
+        st->c8b = (st->c8b << 8) | (st->c8 >> 56);
+        st->c8 = (st->c8 << 8) | byte;
+    }
+    memcpy(&p->streams[0], &saved, sizeof saved);
+    p->priming = 0;
+}
+
+int predictor_finish(const Predictor *p, uint8_t **out, size_t *n) {
+    BitCoder c = p->coder;
+    c.buf = malloc(p->coder.len + 4);
+    if (!c.buf) return -1;
+    memcpy(c.buf, p->coder.buf, p->coder.len);
+    c.cap = p->coder.len + 4;
+    coder_flush(&c);
+    *out = c.buf;
+    *n = c.len;
+    return 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *src, size_t n) {
+    const uint8_t *b = src;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
+
+uint64_t predictor_digest(const Predictor *p) {
+    size_t S = (size_t)p->S;
+    uint64_t h = 0xCBF29CE484222325ull;
+    h = fnv(h, &p->t, sizeof p->t);
+    h = fnv(h, p->streams, S * sizeof(Stream));
+    h = fnv(h, p->hist.bytes, S * (size_t)p->hist.L);
+    h = fnv(h, p->sm, sizeof(StructureModel));
+    h = fnv(h, p->ht.t, (size_t)SLOT_BYTES << p->table_bits);
+    h = fnv(h, p->cm.sm.t, p->cm.sm.n * sizeof(uint32_t));
+    h = fnv(h, p->cm.runs, (p->cm.run_mask + 1) * sizeof(RunSlot));
+    h = fnv(h, p->cm.rm.t, p->cm.rm.n * sizeof(uint32_t));
+    for (int c = 0; c < MATCH_CANDIDATES; c++) h = fnv(h, p->mm.table[c], sizeof(int64_t) << p->match_bits);
+    h = fnv(h, p->mm.right.t, p->mm.right.n * sizeof(uint32_t));
+    for (int k = 0; k < N_MIXERS; k++) {
+        h = fnv(h, p->mix[k].w, (size_t)N_INPUTS * MIXER_SETS[k] * sizeof(int32_t));
+        h = fnv(h, &p->mix[k].seen, sizeof p->mix[k].seen);
+    }
+    h = fnv(h, p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t));
+    h = fnv(h, &p->final.seen, sizeof p->final.seen);
+    for (int a = 0; a < N_APMS; a++) h = fnv(h, p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t));
+    for (int d = 0; d < N_DIRECT; d++) h = fnv(h, p->direct[d].t, p->direct[d].n * sizeof(uint32_t));
+    return h;
+}

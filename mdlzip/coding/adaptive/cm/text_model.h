@@ -1,0 +1,143 @@
+/* Text model: contexts of words, lines, markup and the shape of the recent text.
+
+   Predicts from the current word (letters case-folded, so "The" and "the" share statistics) alone,
+   with the word before it, with the one before that (a skip-gram), and with the byte before it;
+   the bytes between words with the words around them; the last five letters across word
+   boundaries; the character above in the previous line (columns of tables, aligned source) with
+   the previous byte and with the column; the first two bytes of the line (list items, table rows,
+   headings); the recent text's shape (the classes of the last bytes, runs of letters or digits
+   folded) with the nesting of brackets, quotes and tags; the innermost open bracket, brace, paren
+   or tag with its first word, and the last markup tag's name, each with what is being written. */
+#ifndef MDLZIP_CM_TEXT_MODEL_H
+#define MDLZIP_CM_TEXT_MODEL_H
+
+#include "common.h"
+#include "history.h"
+
+#define TEXT_CONTEXTS 13
+#define NEST_MAX 8
+
+typedef struct {
+    uint64_t word[3];      /* the current word (0 between words) and the two before it */
+    uint64_t gap;          /* the bytes since the last word ended (0 inside a word) */
+    uint64_t letters;      /* the last letters, across word boundaries, case-folded */
+    uint32_t shape;        /* 3-bit byte classes, newest lowest */
+    uint8_t before_word;   /* the byte before the current or last word */
+    uint8_t caps;          /* 1: the current word began with a capital */
+    int32_t col;           /* bytes since the last newline */
+    int64_t line_start, prev_line_start; /* times of the current and previous lines' first bytes */
+    int16_t paren, square, curly, angle; /* nesting depths, saturated */
+    uint8_t quote;
+    uint8_t depth, naming;         /* open constructs; name bytes still to take */
+    uint64_t name[NEST_MAX];       /* each open construct's opening byte and first word */
+    uint64_t tag, tag_building;    /* the last markup tag's name (with '/' when closing) */
+    uint16_t line_head;            /* the first two bytes of the current line */
+} TextStream;
+
+static inline void text_stream_init(TextStream *ts) {
+    memset(ts, 0, sizeof *ts);
+    ts->prev_line_start = -1;
+}
+
+static inline int byte_class(int b) {
+    if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') return b >= 'a' ? 1 : 2;
+    if (b >= '0' && b <= '9') return 3;
+    if (b == ' ' || b == '\t') return 0;
+    if (b == '\n' || b == '\r') return 4;
+    if (b >= 128) return 5;
+    if (b == '.' || b == ',' || b == ';' || b == ':' || b == '!' || b == '?') return 6;
+    return 7;
+}
+
+static inline int is_word_byte(int b) { return ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') || b >= 128; }
+
+static inline int16_t sat_step(int16_t d, int up, int down) {
+    d += up - down;
+    return d < 0 ? 0 : d > 15 ? 15 : d;
+}
+
+/* After byte b, the t-th of its stream. */
+static inline void text_update(TextStream *ts, uint8_t b, int64_t t, int prev) {
+    if (is_word_byte(b)) {
+        if (!ts->word[0]) {
+            ts->before_word = (uint8_t)prev;
+            ts->caps = (b >= 'A' && b <= 'Z');
+        }
+        uint64_t folded = (uint64_t)(b >= 'A' && b <= 'Z' ? b | 0x20 : b);
+        ts->word[0] = hash2(ts->word[0], folded) | 1;
+        ts->letters = (ts->letters << 8) | folded;
+    } else {
+        if (ts->word[0]) {
+            ts->word[2] = ts->word[1];
+            ts->word[1] = ts->word[0];
+            ts->word[0] = 0;
+            ts->gap = 0;
+        }
+        ts->gap = hash2(ts->gap, b);
+    }
+    int cls = byte_class(b), last = ts->shape & 7;
+    if (!(cls == last && (cls == 1 || cls == 3))) ts->shape = (ts->shape << 3) | (uint32_t)cls;
+    if (b == '\n') {
+        ts->prev_line_start = ts->line_start;
+        ts->line_start = t + 1;
+        ts->col = 0;
+    } else if (ts->col < (1 << 30)) ts->col++;
+    ts->paren = sat_step(ts->paren, b == '(', b == ')');
+    ts->square = sat_step(ts->square, b == '[', b == ']');
+    ts->curly = sat_step(ts->curly, b == '{', b == '}');
+    ts->angle = sat_step(ts->angle, b == '<', b == '>');
+    if (ts->naming && ts->depth) {
+        if (is_word_byte(b) || (b >= '0' && b <= '9')) ts->name[ts->depth - 1] = hash2(ts->name[ts->depth - 1], b);
+        else ts->naming = 0;
+    }
+    if (ts->tag_building) {
+        if (is_word_byte(b) || b == '/' || (b >= '0' && b <= '9')) ts->tag_building = hash2(ts->tag_building, b);
+        else {
+            ts->tag = ts->tag_building;
+            ts->tag_building = 0;
+        }
+    }
+    if (b == '<') ts->tag_building = 1;
+    if (b == '\n') ts->line_head = 0;
+    else if (ts->col <= 2) ts->line_head = (uint16_t)((ts->col == 1 ? 0 : ts->line_head) | b << (8 * (ts->col - 1)));
+    if (b == '<' || b == '[' || b == '{' || b == '(') {
+        if (ts->depth < NEST_MAX) ts->depth++;
+        ts->name[ts->depth - 1] = b;
+        ts->naming = 1;
+    } else if ((b == '>' || b == ']' || b == '}' || b == ')') && ts->depth) {
+        ts->depth--;
+        ts->naming = 0;
+    }
+    if (b == '"') ts->quote ^= 1;
+    if (b == '\n') ts->quote = 0;
+}
+
+/* The byte above the next one: same column, previous line (0 if that line was shorter). */
+static inline int text_above(const TextStream *ts, const History *h, int s, int64_t t) {
+    if (ts->prev_line_start < 0) return 0;
+    int64_t pos = ts->prev_line_start + ts->col;
+    if (pos >= ts->line_start - 1) return 0;
+    return h->bytes[(int64_t)s * h->L + pos];
+}
+
+/* The text contexts for the next byte (c1 = the byte before it, above = text_above). */
+static inline void text_contexts(const TextStream *ts, int c1, int above, uint64_t *out) {
+    uint64_t w0 = ts->word[0] ? ts->word[0] : hash2(0x57, (uint64_t)c1);
+    uint64_t nest = (uint64_t)(ts->paren > 3 ? 3 : ts->paren) | (uint64_t)(ts->square > 3 ? 3 : ts->square) << 2 |
+                    (uint64_t)(ts->curly > 3 ? 3 : ts->curly) << 4 | (uint64_t)(ts->angle ? 1 : 0) << 6 | (uint64_t)ts->quote << 7;
+    out[0] = hash2(1, w0);
+    out[1] = hash3(2, w0, ts->word[1]);
+    out[2] = hash3(4, w0, ts->word[2]);
+    out[3] = hash3(5, w0, (uint64_t)ts->before_word << 8 | ts->caps);
+    out[4] = hash3(6, (uint64_t)above, (uint64_t)c1);
+    out[5] = hash3(7, (uint64_t)above, (uint64_t)(ts->col > 255 ? 255 : ts->col));
+    out[6] = hash3(8, ts->shape & 0x3ffff, nest);
+    out[7] = hash3(9, ts->word[0] ? hash2(ts->word[0], ts->word[1]) : ts->word[1], ts->gap);
+    out[8] = hash3(11, ts->letters & 0xffffffffffull, ts->word[0] != 0);
+    out[9] = hash3(12, ts->depth ? ts->name[ts->depth - 1] : 0, (uint64_t)c1 << 8 | ts->depth);
+    out[10] = hash3(13, ts->depth ? ts->name[ts->depth - 1] : 0, w0);
+    out[11] = hash3(14, ts->line_head, (uint64_t)c1 << 8 | (uint64_t)(ts->col > 15 ? 15 : ts->col));
+    out[12] = hash3(15, ts->tag, w0);
+}
+
+#endif
