@@ -2,10 +2,11 @@
 
 The data section is a complete .xz stream rather than raw LZMA2: ``xz -d`` reads
 it on its own (as ``zstd -d`` reads method 1's frame), its block header carries
-the filter chain so the reader needs no settings of its own, and only this
-container lets liblzma enforce a memory limit while decoding. It costs 48 bytes
-more than raw LZMA2, and xz only wins over zstd on inputs where that is noise.
-No xz check: the archive has its own CRC32 and content checksum.
+the filter chain and dictionary size so the reader needs no settings of its own,
+and Python's lzma enforces a memory limit while decoding only in this container.
+That costs 48 bytes over raw LZMA2, little beside what xz saves where it beats
+zstd (9 kB on enwik6, 55 kB on libc.so.6). No xz check: the archive has its own
+CRC32 and content checksum.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ READ_CHUNK = 1 << 20
 def dict_size(n: int) -> int:
     """The dictionary for an input of n bytes, as the .xz header can state it (2^k or 3 * 2^(k-1)).
 
-    A dictionary beyond the input finds nothing more: xz -9e's 64 MiB gives the same
-    LZMA2 data, but the encoder sets up tables for all of it (~30 ms for any input)
-    and the decoder would have to allow 64 MiB for a few bytes.
+    A dictionary beyond the input finds nothing more: xz -9e's 64 MiB gave the same
+    LZMA2 data on every input tried, but the encoder sets up tables for all of it
+    (~30 ms for any input) and the decoder would have to allow 64 MiB for a few bytes.
     """
     n = min(max(n, MIN_DICT), MAX_DICT)
     power = 1 << (n - 1).bit_length()
