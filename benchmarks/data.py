@@ -37,7 +37,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional
 
 PACKAGE, VERSION = "linux-source-6.1", "6.1.192-3"
 TARBALL = "usr/src/linux-source-6.1.tar.xz"
@@ -83,12 +83,25 @@ def _run(argv: list[str], **kwargs) -> str:
     return proc.stdout
 
 
-def download(folder: Path) -> Path:
-    """The pinned package's .deb, fetched by apt into folder."""
-    if VERSION not in served_versions(_run(["apt-cache", "policy", PACKAGE])):
-        raise DataError(f"{PACKAGE} {VERSION} is not served by this machine's apt sources (apt-cache policy {PACKAGE}; apt-get update?)")
-    _run(["apt-get", "download", f"{PACKAGE}={VERSION}"], cwd=folder)
-    (deb,) = folder.glob("*.deb")
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(folder: Path, package: str = PACKAGE, version: str = VERSION, sha256: Optional[str] = None) -> Path:
+    """A package's .deb at that version, fetched by apt into folder (and checked against sha256 where given).
+
+    package is apt's name for it: NAME, or NAME:ARCH for one architecture's build.
+    """
+    if version not in served_versions(_run(["apt-cache", "policy", package])):
+        raise DataError(f"{package} {version} is not served by this machine's apt sources (apt-cache policy {package}; apt-get update?)")
+    _run(["apt-get", "download", f"{package}={version}"], cwd=folder)
+    (deb,) = folder.glob(package.partition(":")[0] + "_*.deb")
+    if sha256 is not None and (digest := file_sha256(deb)) != sha256:
+        raise DataError(f"{deb.name}: sha256 {digest}, expected {sha256}")
     return deb
 
 
@@ -106,12 +119,43 @@ def seek_ar_member(f: BinaryIO, prefix: str) -> None:
     raise DataError(f"the .deb has no {prefix}* member")
 
 
+@contextlib.contextmanager
+def data_tar(deb: Path) -> Iterator[tarfile.TarFile]:
+    """The files of a .deb (its data.tar.*), as a stream of tar members; a damaged archive is a DataError."""
+    try:
+        with open(deb, "rb") as f:
+            seek_ar_member(f, "data.tar")
+            with tarfile.open(fileobj=f, mode="r|*") as tar:
+                yield tar
+    except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
+        raise DataError(f"damaged package: {exc}") from None
+
+
+def partial(folder: Path, name: str) -> Path:
+    """Where file NAME is written until its hash has been checked."""
+    return folder / (name + _PARTIAL)
+
+
+def publish(folder: Path, digests: dict[str, str], pinned: dict[str, str]) -> None:
+    """Give each written file its name, once every digest has matched its pin; a DataError for the first that does not."""
+    for name, digest in digests.items():
+        if digest != pinned[name]:
+            raise DataError(f"{name}: sha256 {digest}, expected {pinned[name]}")
+    for name in digests:
+        os.replace(partial(folder, name), folder / name)
+
+
+def remove_partials(folder: Path, names: Iterable[str]) -> None:
+    for name in names:
+        partial(folder, name).unlink(missing_ok=True)
+
+
 def write_prefixes(stream: BinaryIO, folder: Path, sizes: dict[str, int]) -> dict[str, str]:
     """Write the first n bytes of stream to folder/NAME.partial for each NAME: n; their SHA-256s."""
     digests = {name: hashlib.sha256() for name in sizes}
     total, done = max(sizes.values()), 0
     with contextlib.ExitStack() as files:
-        outputs = {name: files.enter_context(open(folder / (name + _PARTIAL), "wb")) for name in sizes}
+        outputs = {name: files.enter_context(open(partial(folder, name), "wb")) for name in sizes}
         while done < total:
             chunk = stream.read(min(_CHUNK, total - done))
             if not chunk:
@@ -127,50 +171,46 @@ def write_prefixes(stream: BinaryIO, folder: Path, sizes: dict[str, int]) -> dic
 def build(deb: Path, folder: Path, sizes: dict[str, int] = SIZES, pinned: dict[str, str] = SHA256) -> dict[str, str]:
     """Cut the files from the package and check them; only files whose hashes match get their names."""
     try:
-        with open(deb, "rb") as f:
-            seek_ar_member(f, "data.tar")
-            with tarfile.open(fileobj=f, mode="r|*") as outer:
-                member = next((m for m in outer if m.name.removeprefix("./") == TARBALL), None)
-                if member is None:
-                    raise DataError(f"the package holds no {TARBALL}")
-                with lzma.open(outer.extractfile(member)) as tar:
-                    digests = write_prefixes(tar, folder, sizes)
-        for name, digest in digests.items():
-            if digest != pinned[name]:
-                raise DataError(f"{name}: sha256 {digest}, expected {pinned[name]}")
-        for name in sizes:
-            os.replace(folder / (name + _PARTIAL), folder / name)
-    except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
-        raise DataError(f"damaged package: {exc}") from None
+        with data_tar(deb) as outer:
+            member = next((m for m in outer if m.name.removeprefix("./") == TARBALL), None)
+            if member is None:
+                raise DataError(f"the package holds no {TARBALL}")
+            with lzma.open(outer.extractfile(member)) as tar:
+                digests = write_prefixes(tar, folder, sizes)
+        publish(folder, digests, pinned)
     finally:
-        for name in sizes:
-            (folder / (name + _PARTIAL)).unlink(missing_ok=True)
+        remove_partials(folder, sizes)
     return digests
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def cli(prog: str, argv: Optional[list[str]], sizes: dict[str, int], make: Callable[[Path, Path], dict[str, str]]) -> int:
+    """``python -m PROG OUTDIR``: make(tmp, OUTDIR) writes the files named in sizes, with tmp a temporary folder, and returns their SHA-256s."""
     args = sys.argv[1:] if argv is None else argv
-    usage = "usage: python -m benchmarks.data OUTDIR (writes " + ", ".join(SIZES) + " there)"
+    usage = f"usage: python -m {prog} OUTDIR (writes " + ", ".join(sizes) + " there)"
     if args in (["-h"], ["--help"]):
         print(usage)
         return 0
     if len(args) != 1 or args[0].startswith("-"):
-        print(f"benchmarks.data: {usage}", file=sys.stderr)
+        print(f"{prog}: {usage}", file=sys.stderr)
         return 1
     folder = Path(args[0])
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="mdlzip-data-") as tmp:
-            digests = build(download(Path(tmp)), folder)
+            digests = make(Path(tmp), folder)
     except DataError as exc:
-        print(f"benchmarks.data: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"benchmarks.data: {exc.filename or folder}: {exc.strerror}", file=sys.stderr)
+        print(f"{prog}: {exc.filename or folder}: {exc.strerror}", file=sys.stderr)
         return 1
     for name, digest in digests.items():
-        print(f"{folder / name}: {SIZES[name]:,} bytes, sha256 {digest} (as pinned)")
+        print(f"{folder / name}: {sizes[name]:,} bytes, sha256 {digest} (as pinned)")
     return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    return cli("benchmarks.data", argv, SIZES, lambda tmp, folder: build(download(tmp), folder))
 
 
 if __name__ == "__main__":
