@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import io
 import lzma
 import os
-import subprocess
-import sys
-import tarfile
 
 import pytest
 
 from conftest import REPO, sample_text
+from deb_helpers import deb as make_deb, fake_commands, run_module, tar
 
 POLICY = """linux-source-6.1:
   Installed: 6.1.192-2
@@ -35,23 +32,6 @@ def data(monkeypatch):
     return importlib.import_module("benchmarks.data")
 
 
-def tar(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as archive:
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    return out.getvalue()
-
-
-def ar(members: dict[str, bytes]) -> bytes:
-    out = bytearray(b"!<arch>\n")
-    for name, content in members.items():
-        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode() + content + b"\n" * (len(content) % 2)
-    return bytes(out)
-
-
 # The source tarball's uncompressed tar stream, in the fake package as in the real one.
 SOURCE_TAR = tar({"linux-source-6.1/CREDITS": sample_text(30_000), "linux-source-6.1/README": sample_text(9_000, seed=2)})
 
@@ -59,14 +39,8 @@ SOURCE_TAR = tar({"linux-source-6.1/CREDITS": sample_text(30_000), "linux-source
 @pytest.fixture
 def deb(tmp_path):
     payload = tar({"./usr/share/doc/linux-source-6.1/copyright": b"GPL-2\n", "./usr/src/linux-source-6.1.tar.xz": lzma.compress(SOURCE_TAR)})
-    members = {
-        "debian-binary": b"2.0\n",
-        "control.tar.xz": lzma.compress(tar({"./control": b"Package: linux-source-6.1\n"})),
-        "odd": b"abc",  # members are 2-byte aligned: this one is followed by a padding byte
-        "data.tar.xz": lzma.compress(payload),
-    }
     path = tmp_path / "linux-source.deb"
-    path.write_bytes(ar(members))
+    path.write_bytes(make_deb("linux-source-6.1", payload))
     return path
 
 
@@ -115,23 +89,14 @@ def test_served_versions_are_read_from_apt_cache_policy(data):
     assert data.served_versions("N: Unable to locate package linux-source-6.1\n") == set()
 
 
-def run_script(*args: str, path: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, "-m", "benchmarks.data", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-
-
 def test_a_version_apt_does_not_serve_is_one_line_and_exit_1(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "apt-cache"
-    fake.write_text("#!/bin/sh\necho 'linux-source-6.1:\n  Version table:\n     6.1.176-1 500'\n")
-    fake.chmod(0o755)
-    result = run_script(str(tmp_path / "out"), path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    path = fake_commands(tmp_path / "bin", {"apt-cache": "echo 'linux-source-6.1:\n  Version table:\n     6.1.176-1 500'\n"})
+    result = run_module("benchmarks.data", str(tmp_path / "out"), path=path)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == "benchmarks.data: linux-source-6.1 6.1.192-3 is not served by this machine's apt sources (apt-cache policy linux-source-6.1; apt-get update?)\n"
 
 
 @pytest.mark.parametrize("args", [(), ("a", "b"), ("--bogus",)])
 def test_usage_errors_are_one_line_and_exit_1(args):
-    result = run_script(*args, path=os.environ["PATH"])
+    result = run_module("benchmarks.data", *args, path=os.environ["PATH"])
     assert result.returncode == 1 and result.stderr.startswith("benchmarks.data: usage:") and result.stderr.count("\n") == 1
