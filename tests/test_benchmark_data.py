@@ -44,13 +44,6 @@ def deb(tmp_path):
     return path
 
 
-@pytest.fixture
-def out(tmp_path):
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
 SIZES = {"small": 1000, "large": 25_000}
 
 
@@ -100,3 +93,17 @@ def test_a_version_apt_does_not_serve_is_one_line_and_exit_1(tmp_path):
 def test_usage_errors_are_one_line_and_exit_1(args):
     result = run_module("benchmarks.data", *args, path=os.environ["PATH"])
     assert result.returncode == 1 and result.stderr.startswith("benchmarks.data: usage:") and result.stderr.count("\n") == 1
+
+
+def test_download_finds_the_deb_apt_wrote_and_checks_its_hash(data, tmp_path, monkeypatch):
+    policy = "echo 'zlib1g:\n  Version table:\n     1:1.2.13.dfsg-1 500'\n"
+    # apt-get download writes NAME_VERSION_ARCH.deb, the epoch's colon as %3a; only the .deb of the package asked for counts.
+    download = "[ \"$1 $2\" = 'download zlib1g:amd64=1:1.2.13.dfsg-1' ] && printf deb > 'zlib1g_1%3a1.2.13.dfsg-1_amd64.deb' && printf other > zlib1g-dev_1_amd64.deb\n"
+    monkeypatch.setenv("PATH", fake_commands(tmp_path / "bin", {"apt-cache": policy, "apt-get": download}))
+    folder = tmp_path / "debs"
+    folder.mkdir()
+    deb = data.download(folder, "zlib1g:amd64", "1:1.2.13.dfsg-1", sha256(b"deb"))
+    assert deb == folder / "zlib1g_1%3a1.2.13.dfsg-1_amd64.deb"
+    deb.unlink()
+    with pytest.raises(data.DataError, match=f"^zlib1g_1%3a1.2.13.dfsg-1_amd64.deb: sha256 {sha256(b'deb')}, expected 0{{64}}$"):
+        data.download(folder, "zlib1g:amd64", "1:1.2.13.dfsg-1", "0" * 64)
