@@ -2,13 +2,15 @@
 
 Every compression and every decompression is a fresh process that reads a file
 (named on its command line as users run it, or on stdin) and writes stdout to a
-file. A small launcher starts it and reads its resource usage with ``os.wait4``,
+file, or, for an archiver that writes no stdout (zpaq), names its input and output
+files itself. A small launcher starts it and reads its resource usage with ``os.wait4``,
 so its CPU time and peak memory are its own, never the runner's (which holds
 torch and, for the prequential estimate, models).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import importlib.util
@@ -27,6 +29,10 @@ ENWIK_URL = "http://mattmahoney.net/dc/textdata.html"
 # ru_maxrss is in KiB on Linux and in bytes on macOS.
 _RSS_UNITS_PER_MIB = 1024 * 1024 if sys.platform == "darwin" else 1024
 _COMPARE_CHUNK = 1 << 20
+# The paths in the commands of an archiver that names its own files (zpaq writes archives, never
+# stdout): the input, the archive and the restored output. They are also how the results show
+# every command.
+FILE, ARCHIVE, OUTPUT = "FILE", "ARCHIVE", "OUTPUT"
 
 
 @dataclass(frozen=True)
@@ -37,31 +43,34 @@ class Classic:
     label: str  # its name in the tables: the command line users know
     compress_args: tuple[str, ...]
     decompress_args: tuple[str, ...]
-    module: str
-    compress_code: str  # an expression of the input bytes ``d``, with ``module`` imported
-    decompress_code: str
     install: str  # what to install when neither the binary nor the binding is there
+    module: Optional[str] = None  # None: no Python binding stands in
+    compress_code: str = ""  # an expression of the input bytes ``d``, with ``module`` imported
+    decompress_code: str = ""
+    names_files: bool = False  # the commands hold FILE, ARCHIVE and OUTPUT instead of writing stdout
 
 
 _ZSTD22_PARAMS = "zstandard.ZstdCompressionParameters.from_level(22, window_log=27, enable_ldm=True)"
 
 CLASSICS = (
-    Classic("gzip", "gzip -9", ("gzip", "-9", "-c"), ("gzip", "-d", "-c"),
-            "gzip", "gzip.compress(d, 9)", "gzip.decompress(d)", "apt-get install gzip"),
-    Classic("bzip2", "bzip2 -9", ("bzip2", "-9", "-c"), ("bzip2", "-d", "-c"),
-            "bz2", "bz2.compress(d, 9)", "bz2.decompress(d)", "apt-get install bzip2"),
-    Classic("xz", "xz -9e", ("xz", "-9e", "-c"), ("xz", "-d", "-c"),
-            "lzma", "lzma.compress(d, preset=9 | lzma.PRESET_EXTREME)", "lzma.decompress(d)", "apt-get install xz-utils"),
+    Classic("gzip", "gzip -9", ("gzip", "-9", "-c"), ("gzip", "-d", "-c"), "apt-get install gzip",
+            "gzip", "gzip.compress(d, 9)", "gzip.decompress(d)"),
+    Classic("bzip2", "bzip2 -9", ("bzip2", "-9", "-c"), ("bzip2", "-d", "-c"), "apt-get install bzip2",
+            "bz2", "bz2.compress(d, 9)", "bz2.decompress(d)"),
+    Classic("xz", "xz -9e", ("xz", "-9e", "-c"), ("xz", "-d", "-c"), "apt-get install xz-utils",
+            "lzma", "lzma.compress(d, preset=9 | lzma.PRESET_EXTREME)", "lzma.decompress(d)"),
     Classic("zstd19", "zstd -19", ("zstd", "-19", "-q", "-c"), ("zstd", "-d", "-q", "-c"),
-            "zstandard", "zstandard.ZstdCompressor(level=19).compress(d)", "zstandard.ZstdDecompressor().decompress(d)",
-            "apt-get install zstd / pip install zstandard"),
+            "apt-get install zstd / pip install zstandard",
+            "zstandard", "zstandard.ZstdCompressor(level=19).compress(d)", "zstandard.ZstdDecompressor().decompress(d)"),
     Classic("zstd22", "zstd --ultra -22 --long=27", ("zstd", "--ultra", "-22", "--long=27", "-q", "-c"),
-            ("zstd", "-d", "--long=27", "-q", "-c"),
+            ("zstd", "-d", "--long=27", "-q", "-c"), "apt-get install zstd / pip install zstandard",
             "zstandard", f"zstandard.ZstdCompressor(compression_params={_ZSTD22_PARAMS}).compress(d)",
-            "zstandard.ZstdDecompressor(max_window_size=1 << 27).decompress(d)",
-            "apt-get install zstd / pip install zstandard"),
+            "zstandard.ZstdDecompressor(max_window_size=1 << 27).decompress(d)"),
     Classic("brotli", "brotli -q 11", ("brotli", "-q", "11", "-c"), ("brotli", "-d", "-c"),
-            "brotli", "brotli.compress(d, quality=11)", "brotli.decompress(d)", "apt-get install brotli / pip install brotli"),
+            "apt-get install brotli / pip install brotli", "brotli", "brotli.compress(d, quality=11)", "brotli.decompress(d)"),
+    # zpaq stores FILE under the name given and extracts that name as OUTPUT (-to renames it).
+    Classic("zpaq", "zpaq -m5", ("zpaq", "a", ARCHIVE, FILE, "-m5"), ("zpaq", "x", ARCHIVE, FILE, "-to", OUTPUT),
+            "apt-get install zpaq", names_files=True),
 )
 KEYS = ("mdlzip", *(c.key for c in CLASSICS))
 
@@ -81,6 +90,7 @@ class Entry:
     version: str
     describe: Optional[tuple[str, ...]] = None  # a command that prints facts about an archive as JSON
     mdlzip_level: Optional[int] = None
+    names_files: bool = False  # the commands hold FILE, ARCHIVE and OUTPUT and write no stdout
 
 
 @dataclass(frozen=True)
@@ -120,8 +130,9 @@ def classic(c: Classic) -> Entry | Skipped:
     """The system binary where it is on PATH (what users run), else the Python binding, else skipped."""
     binary = shutil.which(c.compress_args[0])
     if binary:
-        return Entry(c.label, c.compress_args, c.decompress_args, True, "binary", _first_line([binary, "--version"]))
-    if importlib.util.find_spec(c.module):
+        version = _first_line([binary, "--version"])
+        return Entry(c.label, c.compress_args, c.decompress_args, True, "binary", version, names_files=c.names_files)
+    if c.module and importlib.util.find_spec(c.module):
         return Entry(
             f"{c.label} (python {c.module})",
             _python_command(c.module, c.compress_code),
@@ -216,11 +227,12 @@ def launcher_floor_mib() -> float:
     return _launch(("true",), subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)[2]
 
 
-def measure(command: tuple[str, ...], source: Path, target: Path, file_argument: bool) -> Usage:
-    """Run the command on source (its last argument, or stdin) with stdout to target, measuring it alone."""
-    argv = (*command, str(source)) if file_argument else command
-    with open(source, "rb") as src, open(target, "wb") as dst, tempfile.TemporaryFile() as err:
-        wall, cpu, peak, code = _launch(argv, subprocess.DEVNULL if file_argument else src, dst, err)
+def measure(argv: tuple[str, ...], stdin: Optional[Path], stdout: Optional[Path]) -> Usage:
+    """Run argv with stdin from a file (None: nothing) and stdout to a file (None: dropped), measuring it alone."""
+    with contextlib.ExitStack() as files, tempfile.TemporaryFile() as err:
+        src = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+        dst = files.enter_context(open(stdout, "wb")) if stdout else subprocess.DEVNULL
+        wall, cpu, peak, code = _launch(argv, src, dst, err)
         err.seek(0)
         lines = err.read().decode(errors="replace").strip().splitlines()
     floor = launcher_floor_mib()
@@ -240,9 +252,20 @@ def first_difference(a: Path, b: Path) -> Optional[int]:
             offset += len(ca)
 
 
-def _shown(command: tuple[str, ...], file_argument: bool, source: str, target: str) -> str:
+def _invocation(entry: Entry, command: tuple[str, ...], source, target, paths: dict) -> tuple[tuple[str, ...], Optional[Path | str], Optional[Path | str]]:
+    """(argv, stdin, stdout) of one phase, from source to target; paths replace FILE, ARCHIVE and
+    OUTPUT in the commands of an entry that names its files (no stdin, stdout dropped)."""
+    if entry.names_files:
+        return tuple(str(paths.get(arg, arg)) for arg in command), None, None
+    if entry.file_argument:
+        return (*command, str(source)), None, target
+    return command, source, target
+
+
+def _shown(entry: Entry, command: tuple[str, ...], source: str, target: str) -> str:
     """The command line as a user would type it."""
-    return f"{shlex.join(command)} {'' if file_argument else '< '}{source} > {target}"
+    argv, stdin, stdout = _invocation(entry, command, source, target, {})
+    return shlex.join(argv) + (f" < {stdin}" if stdin else "") + (f" > {stdout}" if stdout else "")
 
 
 def _failed(row: dict, reason: str) -> dict:
@@ -260,26 +283,32 @@ def run(entry: Entry, dataset: Path, size: int) -> dict:
         "compressor": entry.label,
         "implementation": entry.implementation,
         "version": entry.version,
-        "compress_command": _shown(entry.compress, entry.file_argument, "FILE", "ARCHIVE"),
-        "decompress_command": _shown(entry.decompress, entry.file_argument, "ARCHIVE", "OUTPUT"),
+        "compress_command": _shown(entry, entry.compress, FILE, ARCHIVE),
+        "decompress_command": _shown(entry, entry.decompress, ARCHIVE, OUTPUT),
         "status": None,
         "compressed_bytes": None,
         "bits_per_byte": None,
         "round_trip": None,
     }
     with tempfile.TemporaryDirectory(prefix="mdlzip-bench-") as tmp:
-        archive, restored = Path(tmp) / "archive", Path(tmp) / "restored"
+        # A name with an extension: zpaq appends .zpaq to one without.
+        archive, restored = Path(tmp) / "archive.out", Path(tmp) / "restored"
+        paths = {FILE: dataset, ARCHIVE: archive, OUTPUT: restored}
         try:
-            packed = measure(entry.compress, dataset, archive, entry.file_argument)
+            packed = measure(*_invocation(entry, entry.compress, dataset, archive, paths))
             row["compress"] = asdict(packed)
             if packed.exit_code != 0:
                 return _failed(row, f"compress exited with status {packed.exit_code}: {packed.stderr_tail}")
-            unpacked = measure(entry.decompress, archive, restored, entry.file_argument)
+            if not archive.is_file():
+                return _failed(row, "compress wrote no archive")
+            unpacked = measure(*_invocation(entry, entry.decompress, archive, restored, paths))
             row["decompress"] = asdict(unpacked)
         except OSError as exc:
             return _failed(row, f"could not run: {exc}")
         if unpacked.exit_code != 0:
             return _failed(row, f"round trip FAILED: decompress exited with status {unpacked.exit_code}: {unpacked.stderr_tail}")
+        if not restored.is_file():
+            return _failed(row, "round trip FAILED: decompress wrote no output")
         where = first_difference(dataset, restored)
         if where is not None:
             got = restored.stat().st_size

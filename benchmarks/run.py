@@ -414,7 +414,7 @@ def _keys(text: str) -> tuple[str, ...]:
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description="Benchmark mdlzip against gzip, bzip2, xz, zstd and brotli; every size is round-trip verified.",
+        description="Benchmark mdlzip against gzip, bzip2, xz, zstd, brotli and zpaq; every size is round-trip verified.",
     )
     parser.add_argument("paths", nargs="*", help=f"files or folders (each file in a folder); default: {', '.join(DEFAULT_DATASETS)} from {DATA_DIR} where present")
     parser.add_argument("--quick", action="store_true", help="enwik5 only (or the given paths), mdlzip level 1: a few minutes")

@@ -42,7 +42,7 @@ def _candidates(method: str, size: int, primed: bool = False) -> list:
     """The methods to try, simplest first (so that ties go to the simpler one)."""
     if method != "auto":
         return [_require(method)]
-    chosen = [_require("stored"), _require("zstd")]
+    chosen = [_require("stored"), _require("zstd"), _require("xz")]
     neural = _load("neural")
     min_input = getattr(neural, "MIN_INPUT_PRIMED" if primed else "MIN_INPUT", None)
     if min_input is not None and size >= min_input:

@@ -80,6 +80,14 @@ def assert_one_line_error(result: Result, *words: str) -> None:
 
 
 @pytest.fixture
+def out(tmp_path) -> Path:
+    """An empty folder for what a benchmark-data builder writes."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
 def run_cli(monkeypatch):
     """Run the command in this process: run_cli(*args, stdin=b"") -> Result."""
 

@@ -1,13 +1,17 @@
-"""The benchmark runner, run as users run it: a smoke run, a failed round trip, missing tools and datasets."""
+"""The benchmark runner, run as users run it: a smoke run, a failed round trip, missing tools and datasets,
+and archivers that write files instead of stdout (zpaq)."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -102,13 +106,15 @@ def test_missing_tools_are_skipped_and_python_bindings_stand_in_for_binaries(tex
     no_binaries = {**os.environ, "PATH": str(empty)}
     out = tmp_path / "results"
     result = bench(
-        str(text_file), "--compressors", "gzip,xz", "--custom", "paq", "no-such-paq", "no-such-paq -d",
+        str(text_file), "--compressors", "gzip,xz,zpaq", "--custom", "paq", "no-such-paq", "no-such-paq -d",
         "--out", str(out), "--name", "p", env=no_binaries,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "skipped: paq: no-such-paq not installed (not found on PATH)" in result.stdout.splitlines()
+    assert "skipped: zpaq -m5: zpaq not installed (apt-get install zpaq)" in result.stdout.splitlines()  # no binding stands in
     rows = {row["compressor"]: row for row in load(out, "p")["rows"]}
     assert rows["gzip -9 (python gzip)"]["status"] == rows["xz -9e (python lzma)"]["status"] == "ok"
+    assert rows["zpaq -m5"]["status"] == "skipped"
     assert rows["paq"] == {"dataset": "text", "compressor": "paq", "status": "skipped", "reason": "no-such-paq not installed (not found on PATH)"}
     assert "- Skipped: paq: no-such-paq not installed" in (out / "p.md").read_text()
 
@@ -122,3 +128,30 @@ def test_a_missing_dataset_is_one_clear_line_before_anything_runs(tmp_path, name
     if hint:
         assert hint in result.stderr
     assert not out.exists()
+
+
+@pytest.fixture
+def compressors(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    return importlib.import_module("benchmarks.compressors")
+
+
+def test_an_archiver_that_names_its_files_is_run_and_shown_as_typed(compressors, text_file):
+    # cp stands in for zpaq: it writes no stdout, only the files its command line names.
+    c = compressors
+    copy = c.Entry("copy", ("cp", c.FILE, c.ARCHIVE), ("cp", c.ARCHIVE, c.OUTPUT), True, "custom", "custom", names_files=True)
+    row = c.run(copy, text_file, SIZE)
+    assert (row["status"], row["compressed_bytes"]) == ("ok", SIZE)
+    assert (row["compress_command"], row["decompress_command"]) == ("cp FILE ARCHIVE", "cp ARCHIVE OUTPUT")
+    assert c.run(replace(copy, decompress=("true",)), text_file, SIZE)["error"] == "round trip FAILED: decompress wrote no output"
+    assert c.run(replace(copy, compress=("true",)), text_file, SIZE)["error"] == "compress wrote no archive"
+
+
+@pytest.mark.skipif(shutil.which("zpaq") is None, reason="zpaq is not installed (apt-get install zpaq)")
+def test_zpaq_round_trip(text_file, tmp_path):
+    out = tmp_path / "results"
+    result = bench(str(text_file), "--compressors", "zpaq", "--out", str(out), "--name", "z")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = load(out, "z")["rows"]
+    assert row["status"] == "ok" and 0 < row["compressed_bytes"] < SIZE and row["version"].startswith("zpaq v")
+    assert (row["compress_command"], row["decompress_command"]) == ("zpaq a ARCHIVE FILE -m5", "zpaq x ARCHIVE FILE -to OUTPUT")

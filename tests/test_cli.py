@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import mdlzip
-from mdlzip import cli, methods
+from mdlzip import cli, container, methods
+from mdlzip.methods import Encoded
 
 from conftest import MDLZIP, assert_one_line_error, run_process, sample_text
 
@@ -282,6 +283,23 @@ def test_info_table(run_cli, workdir):
     assert "params total    -\n" in table
     assert "checksum" not in table
     assert f"checksum        {facts['checksum']}\n" in run_cli("info", "-v", "a.txt.mdlz").out.decode()
+
+
+def test_method_xz(run_cli, workdir):
+    assert run_cli("compress", "--method", "xz", "a.txt").code == 0
+    assert json.loads(run_cli("info", "--json", "a.txt.mdlz").out)["method"] == "xz"
+    assert run_cli("decompress", "-o", "back", "a.txt.mdlz").code == 0
+    assert (workdir / "back").read_bytes() == TEXT
+
+
+def test_a_damaged_xz_stream_is_one_line(run_cli, workdir):
+    # The container's CRC32 is right, so the damage reaches the xz decoder (or the content checksum).
+    method, length, checksum, encoded = container.unpack(mdlzip.compress(TEXT, method="xz"))
+    stream = encoded.data
+    for i, data in enumerate((stream[:-20], stream[:100] + bytes([stream[100] ^ 1]) + stream[101:])):
+        (workdir / f"bad{i}.mdlz").write_bytes(container.pack(method, length, checksum, Encoded(data=data)))
+        assert_one_line_error(run_cli("decompress", f"bad{i}.mdlz"), f"mdlzip: bad{i}.mdlz: corrupt archive")
+    assert listing(workdir) == ["a.txt", "bad0.mdlz", "bad1.mdlz"]
 
 
 def test_info_rejects_a_damaged_archive(run_cli, workdir):

@@ -24,6 +24,7 @@ def archives() -> dict[str, bytes]:
     text = sample_text(20_000)
     return {
         "zstd": mdlzip.compress(text, method="zstd"),
+        "xz": mdlzip.compress(text, method="xz"),
         "stored": mdlzip.compress(text[:3000], method="stored"),
         "empty": mdlzip.compress(b""),
     }

@@ -3,6 +3,7 @@ and a declared size is never allocated before the data backs it."""
 
 from __future__ import annotations
 
+import lzma
 import tracemalloc
 import zlib
 from datetime import timedelta
@@ -25,6 +26,7 @@ SETTINGS = settings(
 TEXT = sample_text(4000)
 VALID = [
     mdlzip.compress(TEXT, method="zstd"),
+    mdlzip.compress(TEXT, method="xz"),
     mdlzip.compress(TEXT[:500], method="stored"),
     mdlzip.compress(b""),
 ]
@@ -77,7 +79,7 @@ def test_mutated_archives(blob):
 @st.composite
 def well_framed(draw):
     """Archives with a correct CRC32 but arbitrary contents: the methods' decoders are reached."""
-    frame = VALID[0][22:-4]  # a real zstd frame (this archive's data section), to be damaged
+    frame = container.unpack(draw(st.sampled_from(VALID[:2])))[3].data  # a real zstd frame or xz stream, to be damaged
     data = draw(st.one_of(st.binary(max_size=300), st.just(frame), mutated_frame(frame)))
     encoded = Encoded(
         header=draw(st.sampled_from([b"", b"x"])), model=draw(st.sampled_from([b"", b"m"])), data=data
@@ -116,9 +118,9 @@ def peak_memory(action) -> int:
 
 
 def test_huge_declared_length_allocates_nothing():
-    for method_id in (0, 1):
+    for method_id in (0, 1, 3):
         archive = container.pack(method_id, container.MAX_LENGTH, b"\x00" * 8, Encoded(data=b"tiny"))
-        # A few MiB at most: zstd's decoder reads in 1 MiB chunks.
+        # A few MiB at most: the zstd and xz decoders read in 1 MiB chunks.
         assert peak_memory(lambda: mdlzip.decompress(archive)) < 4 << 20
 
 
@@ -154,3 +156,13 @@ def test_output_beyond_the_declared_length_stops_early():
     frame = rle_bomb(1 << 30, blocks=8192)  # 1 GiB of output from 32 KiB
     archive = container.pack(1, 1000, b"\x00" * 8, Encoded(data=frame))
     assert peak_memory(lambda: mdlzip.decompress(archive)) < 16 << 20
+
+
+def test_an_xz_stream_yielding_more_than_declared_stops_early():
+    # 64 MiB of zeros in 10 kB, with a dictionary small enough for the declared length's memory limit.
+    lzma2 = {"id": lzma.FILTER_LZMA2, "preset": 0, "dict_size": 4096}
+    stream = lzma.compress(bytes(64 << 20), format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=[lzma2])
+    archive = container.pack(3, 1000, b"\x00" * 8, Encoded(data=stream))
+    assert peak_memory(lambda: mdlzip.decompress(archive)) < 1 << 20
+    with pytest.raises(MdlzipError, match="decoded 1001 bytes, expected 1000"):
+        mdlzip.decompress(archive)

@@ -11,7 +11,7 @@ from conftest import run_process
 
 # The neural method trains for minutes on inputs this large; its round trips on
 # small inputs are in test_neural_cli.py, and `auto` there too.
-@pytest.mark.parametrize("method", ["stored", "zstd"])
+@pytest.mark.parametrize("method", ["stored", "zstd", "xz"])
 def test_api_round_trip(sample, method):
     name, data = sample
     archive = mdlzip.compress(data, method=method)

@@ -48,7 +48,7 @@ class Options:
 
 
 # id -> module name; ids are part of FORMAT.md and never reused.
-_MODULES = {0: "stored", 1: "zstd", 2: "neural"}
+_MODULES = {0: "stored", 1: "zstd", 2: "neural", 3: "xz"}
 NAMES = {name: mid for mid, name in _MODULES.items()}
 
 
