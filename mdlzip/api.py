@@ -10,7 +10,7 @@ from typing import Optional
 
 from . import container, methods
 from .errors import MdlzipError
-from .methods import Options, ProgressFn
+from .methods import Options, ProgressFn, note
 
 DEVICES = ("auto", "cpu", "cuda")
 LEVELS = range(1, 10)
@@ -95,12 +95,24 @@ def compress(
         raise MdlzipError(f"input larger than the format's limit of {container.MAX_LENGTH} bytes")
     options = _options(device, threads, level=level, seed=seed, progress=progress, prior=load_prior(prior), extra=extra)
     content_checksum = container.checksum(data)
-    archives = [
-        container.pack(module.METHOD_ID, len(data), content_checksum, module.encode(data, options))
-        for module in _candidates(method, len(data), options.prior is not None)
-    ]
+    archives = []
+    for module in _candidates(method, len(data), options.prior is not None):
+        if method == "auto" and module.NAME == "neural" and not _has_structure(len(data), min(map(len, archives))):
+            note(progress, "neural method skipped: the classic methods found no structure (random or compressed data)")
+            continue
+        archives.append(container.pack(module.METHOD_ID, len(data), content_checksum, module.encode(data, options)))
     # min() keeps the first of equal sizes, and candidates come simplest first.
     return min(archives, key=len)
+
+
+# The neural method is tried only where the classic methods save at least 2%: where they find
+# nothing (random or already compressed data) no model does either, and trying costs seconds per
+# megabyte instead of milliseconds.
+STRUCTURE_MIN_SAVING = 0.02
+
+
+def _has_structure(size: int, best_classic: int) -> bool:
+    return best_classic < (1 - STRUCTURE_MIN_SAVING) * size
 
 
 def decompress(

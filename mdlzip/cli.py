@@ -324,11 +324,19 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
         if name != STDIO and name.endswith(SUFFIX) and not force:
             raise MdlzipError(f"already has the {SUFFIX} suffix (use -f to compress it again)")
         target = explicit or (STDIO if name == STDIO else name + SUFFIX)
+        notes = []
+
+        def progress_and_notes(phase: str, done: int, total: int, info: dict) -> None:
+            if phase == "note":
+                notes.append(info["note"])
+            elif progress:
+                progress(phase, done, total, info)
+
         with _progress(_display(name), quiet) as progress:
             sizes = _convert(
                 name,
                 target,
-                lambda data: api.compress(data, progress=progress, **settings),
+                lambda data: api.compress(data, progress=progress_and_notes, **settings),
                 force=force,
                 rm=rm,
                 binary_output=True,
@@ -337,6 +345,8 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
         if verbose and not quiet:
             rate = f" ({8 * sizes[1] / sizes[0]:.3f} bits/byte)" if sizes[0] else ""
             click.echo(_summary(name, *sizes) + rate, err=True)
+            for line in notes:
+                click.echo(f"mdlzip: {_display(name)}: {line}", err=True)
 
     return _run(files, each)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lzma
+import os
 import random
 import struct
 import subprocess
@@ -261,3 +262,15 @@ def test_classic_paths_never_import_torch_or_click(method):
         "print(sorted(m for m in ('torch', 'click', 'tqdm') if m in sys.modules))"
     )
     assert out.strip() == "[]"
+
+
+def test_auto_skips_the_neural_method_where_nothing_has_structure(neural):
+    """Random bytes: the classic methods find nothing, so the neural method is not even tried;
+    the archive is the stored one, a few bytes over the input, and the decision is reported."""
+    data = os.urandom(300_000)
+    notes = []
+    archive = mdlzip.compress(data, progress=lambda phase, done, total, info: notes.append(info) if phase == "note" else None)
+    assert method_of(archive) == "stored" and len(archive) <= len(data) + 40 and neural.calls == []
+    assert any("neural method skipped" in n["note"] for n in notes)
+    structured = sample_text(300_000)
+    assert method_of(mdlzip.compress(structured)) == "neural" and len(neural.calls) == 1

@@ -10,7 +10,7 @@ import torch
 from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded, Options, neural
 
-TINY_PLAN = {"d_model": 32, "n_layer": 1, "n_head": 2, "d_ff": 32, "window": 16, "steps": 60, "seq_len": 64}
+TINY_PLAN = {"d_model": 32, "n_layer": 1, "n_head": 2, "d_ff": 32, "window": 16, "steps": 60, "seq_len": 64, "train_min": 0}
 TEXT = Path(neural.__file__).read_bytes()[:6000]  # real source text
 
 
@@ -71,6 +71,19 @@ def test_the_side_models_alone_code_one_stream_without_a_transformer(monkeypatch
         raise AssertionError("the side models alone need no transformer")
 
     monkeypatch.setattr(neural, "IntModel", no_engine)
+    assert neural.decode(enc, len(data), Options()) == data
+
+
+def test_small_inputs_train_no_model_and_say_so():
+    data = TEXT[:5000]
+    notes = []
+    options = Options(seed=1, progress=lambda phase, done, total, info: notes.append(info.get("note")))
+    enc = neural.encode(data, options)
+    facts = neural.describe(enc, len(data))
+    assert facts["train_steps"] == 0 and facts["training"].startswith("skipped")
+    assert facts["params_nonzero"] == 0 and facts["streams"] == 1 and facts["trained_model_candidate_bytes"] == 0
+    assert any(n and n.startswith("no transformer trained") for n in notes)
+    assert any(n and "side models alone" in n and "(kept)" in n for n in notes)
     assert neural.decode(enc, len(data), Options()) == data
 
 

@@ -82,3 +82,9 @@ def test_fixtures_cover_every_method_and_a_nonempty_model():
     facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob("*.mdlz")]
     assert {f["method"] for f in facts} == {"stored", "zstd", "neural", "xz"}
     assert any(f["method"] == "neural" and f["params_nonzero"] > 0 for f in facts)
+
+
+def test_verbose_compress_reports_the_decisions(workdir):
+    out = run_process("compress", "-v", "-f", "--method", "neural", "-o", "v.mdlz", "a.txt", cwd=workdir)
+    assert out.code == 0
+    assert "no transformer trained" in out.err and "side models alone" in out.err and "(kept)" in out.err

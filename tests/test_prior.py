@@ -20,6 +20,7 @@ from conftest import assert_one_line_error, run_process, sample_text
 
 CORPUS = sample_text(60_000, seed=3)
 TINY = dict(steps=20, d_model=16, n_head=4, n_layer=1, d_ff=32, window=32, batch=4, seq_len=64)
+TRAINED = dict(TINY, train_min=0)  # compress: train even on inputs this small
 
 
 @pytest.fixture(scope="module")
@@ -157,14 +158,14 @@ DATA = sample_text(3000, seed=3)
 
 @pytest.fixture(scope="module")
 def primed_archive(prior):
-    return api.compress(DATA, method="neural", level=1, prior=prior, **TINY)
+    return api.compress(DATA, method="neural", level=1, prior=prior, **TRAINED)
 
 
 def test_archive_with_prior_round_trips_and_reports_it(prior, primed_archive):
     facts = api.info(primed_archive)
     assert facts["prior"] == prior.digest.hex() and facts["prior_use"]
     assert api.decompress(primed_archive, prior=prior) == DATA
-    assert len(primed_archive) < len(api.compress(DATA, method="neural", level=1, **TINY))
+    assert len(primed_archive) < len(api.compress(DATA, method="neural", level=1, **TRAINED))
 
 
 def test_missing_or_wrong_prior_is_refused(prior, primed_archive, monkeypatch, tmp_path):
@@ -185,7 +186,7 @@ def test_prior_found_on_the_search_path(prior_file, primed_archive, monkeypatch,
 def test_delta_only_archive_round_trips(prior):
     # Without side models and below the size where a model is trained, the prior's
     # transformer (as it is, or fine-tuned) is the only candidate: the model section is a delta.
-    blob = api.compress(DATA, method="neural", level=1, prior=prior, adaptive=False, **TINY)
+    blob = api.compress(DATA, method="neural", level=1, prior=prior, adaptive=False, **TRAINED)
     facts = api.info(blob)
     assert facts["prior_use"] == neural.PRIOR_USES[neural.DELTA] and 0 < facts["delta_bytes"] < facts["model_bytes"] <= facts["delta_bytes"] + 2
     sections = facts["model_bytes"] + facts["data_bytes"]  # each with its length varint
@@ -196,7 +197,7 @@ def test_delta_only_archive_round_trips(prior):
 
 def test_a_text_only_prior_without_side_models_still_gives_an_archive():
     text_only = priors.from_bytes(priors.to_bytes("text", None, CORPUS[:5000]))
-    blob = api.compress(DATA, method="neural", level=1, prior=text_only, adaptive=False, **TINY)
+    blob = api.compress(DATA, method="neural", level=1, prior=text_only, adaptive=False, **TRAINED)
     assert api.info(blob)["prior"] is None and api.decompress(blob) == DATA
 
 

@@ -118,18 +118,20 @@ def encode_uniform(
     side: SideConfig,
     start: Optional[SideCoder] = None,
     progress: Optional[Callable[[int], None]] = None,
+    probs: Optional[np.ndarray] = None,
 ) -> bytes:
     """The data section with the empty model: the side models alone, every step run in C.
 
     The coded bits are those ``encode`` gives with the empty model's uniform frequencies, without
-    running the transformer at all. ``start`` is as in ``encode``.
+    running the transformer at all. ``start`` is as in ``encode``. ``probs``, an (n, 8) uint16
+    array, receives the probability of every coded bit (``side_bit_probs``) from the same pass.
     """
     lengths = segment_lengths(len(data), streams)
     if not lengths:
         return b""
     coder = start.copy() if start is not None else side_coder(side, lengths)
     for t0 in range(0, lengths[0], UNIFORM_CHUNK):
-        coder.encode_all(data, UNIFORM_CHUNK)
+        coder.encode_all(data, UNIFORM_CHUNK, probs)
         if progress:
             progress(_bytes_in_steps(lengths, t0, t0 + UNIFORM_CHUNK))
     return coder.finish()

@@ -34,6 +34,12 @@ class Encoded:
 ProgressFn = Callable[[str, int, int, dict], None]
 
 
+def note(progress: Optional[ProgressFn], text: str) -> None:
+    """A decision worth telling the user (the command shows these with -v): phase "note"."""
+    if progress:
+        progress("note", 0, 0, {"note": text})
+
+
 @dataclass
 class Options:
     level: int = 6

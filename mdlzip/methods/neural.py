@@ -13,21 +13,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from ..coding import data_coder, weight_codec
-from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_bit_probs, side_coder
+from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_coder
 from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
 from ..model.int_model import IntModel, IntWeights, QTensor
 from ..prior import DIGEST_BYTES, apply_delta, delta_of, find
-from . import Encoded, Options
+from . import Encoded, Options, note
 
 METHOD_ID = 2
 NAME = "neural"
 MIN_INPUT = 4096  # below this a stored model cannot pay for itself
 MIN_INPUT_PRIMED = 64  # with a prior the side models start from its text: small inputs can win
+# Below this no transformer is trained (a prior's may still be refined): at 100 kB no trained
+# model has paid for itself beside the side models at any level or sparsifier measured
+# (benchmarks/results/sparsifiers.md), so training there would be pure waste of time.
+TRAIN_MIN_INPUT = 256 * 1024
 MAX_STREAMS = 1 << 16
 _CFG_BYTES = len(ModelConfig().to_bytes())
 
@@ -50,6 +55,7 @@ def is_empty(weights: IntWeights) -> bool:
 # How an archive uses its prior: not at all, only its text (primes the side models), or also its
 # transformer (the model section is then the delta from the prior's weights).
 NO_PRIOR, PRIMED, DELTA = 0, 1, 2
+CANDIDATE_NAMES = {"trained": "trained transformer", "empty": "side models alone", "prior": "prior's transformer", "uniform": "uniform code"}
 PRIOR_USES = {NO_PRIOR: None, PRIMED: "side models primed with its text", DELTA: "its transformer plus the stored delta; side models primed"}
 
 
@@ -171,8 +177,17 @@ def encode(data: bytes, options: Options) -> Encoded:
     # prior; with a prior's transformer, that transformer with no delta and fine-tuned on the input.
     candidates = []
     result = TrainResult(None, math.nan, math.nan, math.nan, 0.0, 0, math.nan, math.nan)
-    if len(data) >= MIN_INPUT or prior is None:  # below it, with a prior, only the prior can pay
-        side_probs = side_bit_probs(data, side) if side and plan.mixture else None
+    # Below MIN_INPUT with a prior only the prior can pay; below train_min nothing trained does.
+    will_train = (len(data) >= MIN_INPUT or prior is None) and len(data) >= int(options.extra.get("train_min", TRAIN_MIN_INPUT))
+    # One pass of the side models alone gives the empty model's data section and the bit
+    # probabilities the transformer is trained to complement.
+    alone, side_probs = None, None
+    if side:
+        side_probs = np.empty((len(data), 8), dtype=np.uint16) if will_train and plan.mixture else None
+        alone = data_coder.encode_uniform(data, 1, side, None, _progress(options, "side models", len(data)), side_probs)
+    if not will_train:
+        note(options.progress, f"no transformer trained: below {int(options.extra.get('train_min', TRAIN_MIN_INPUT)):,} bytes none has paid")
+    if will_train:
         result = train(data, cfg, plan, device, train_progress, streams, side_probs)
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
@@ -184,8 +199,8 @@ def encode(data: bytes, options: Options) -> Encoded:
         candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
         tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress)
         candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
-    if not candidates:  # a small input, a prior without transformer, no side models
-        candidates.append(("empty", EMPTY, empty, NO_PRIOR))
+    if not candidates:  # nothing trained and no side models: every byte value equally likely
+        candidates.append(("uniform", EMPTY, empty, NO_PRIOR))
     # The side models learn the prior's text once; each primed candidate codes with a copy.
     primed_start = None
     if side_primed and any(c[3] != NO_PRIOR for c in candidates):
@@ -196,11 +211,17 @@ def encode(data: bytes, options: Options) -> Encoded:
         # The side models alone code best as one stream (every byte sees all before it); the
         # lock-step streams are for the transformer's batches, and a primed start has them.
         streams_i = 1 if is_empty(weights) and side and use == NO_PRIOR else streams
-        data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, device, options)
+        if streams_i == 1 and alone is not None and len(alone) <= len(data):
+            data_bytes, integer_bits = alone, 8.0 * len(data)
+        else:
+            data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, device, options)
         if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
             use = NO_PRIOR
         coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
-    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams = min(coded, key=lambda c: c[0])
+    best = min(coded, key=lambda c: c[0])
+    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams = best
+    note(options.progress, "candidates, model + data bytes: " + ", ".join(
+        f"{CANDIDATE_NAMES[c[1]]}{' (primed)' if c[7] == PRIMED else ''} {c[0]:,}{' (kept)' if c is best else ''}" for c in coded))
 
     def smallest(kind: str) -> int:
         return min((c[0] for c in coded if c[1] == kind), default=0)
@@ -281,6 +302,8 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "architecture": header.cfg.describe(),
         "streams": header.streams,
         "train_steps": header.train_steps,
+        # Why no transformer was trained, where none was (the rule above TRAIN_MIN_INPUT).
+        "training": None if header.train_steps or header.trained_bytes else f"skipped: no transformer is trained below {TRAIN_MIN_INPUT:,} bytes (none paid there); a prior's may be refined",
         "train_seconds": header.train_ms / 1000,
         "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,
         "final_float_bpb": header.final_mbpb / 1000 if header.final_mbpb else None,

@@ -96,7 +96,7 @@ def side_bit_probs(data: bytes, cfg: SideConfig) -> np.ndarray:
     """(n, 8): the probability (of 65536) the side models alone (a uniform transformer) give each
     bit of each byte, most significant first, coded as one stream. What the trainer needs to fit
     the transformer to what these models miss; reporting only, nothing is coded from it."""
-    if not data:
-        return np.empty((0, 8), dtype=np.uint16)
-    raw = side_coder(cfg, [len(data)]).encode_all(data, record=True)
-    return np.frombuffer(raw, dtype="<u2").reshape(len(data), 8)
+    probs = np.empty((len(data), 8), dtype=np.uint16)
+    if data:
+        side_coder(cfg, [len(data)]).encode_all(data, probs=probs)
+    return probs

@@ -117,7 +117,7 @@ static PyObject *SideCoder_decode_step(SideCoder *c, PyObject *freqs) {
    input (encoding) and the output (decoding: the coder's history) hold the segments one after
    another, so segment s's byte t is at s * L + t in both. At most ``steps`` steps (-1: all that
    remain); with ``probs``, the 16-bit probability of every coded bit is stored there (8 per byte,
-   in the data's order). */
+   in the data's order, native byte order). */
 static int run_uniform(Predictor *p, const uint8_t *in, int64_t steps, uint16_t *probs) {
     const int64_t *lengths = predictor_lengths(p);
     int S = predictor_streams(p);
@@ -148,31 +148,32 @@ static int64_t total_length(const Predictor *p) {
 }
 
 static PyObject *SideCoder_encode_all(SideCoder *c, PyObject *args, PyObject *kwargs) {
-    static char *kw[] = {"data", "steps", "record", NULL};
-    Py_buffer v;
+    static char *kw[] = {"data", "steps", "probs", NULL};
+    Py_buffer v, pv = {0};
     long long steps = -1;
-    int record = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|Lp", kw, &v, &steps, &record)) return NULL;
+    PyObject *probs_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|LO", kw, &v, &steps, &probs_obj)) return NULL;
     PyObject *out = NULL;
-    uint16_t *probs = NULL;
     if (!ready(c)) goto done;
-    if (predictor_decoding(c->p) || v.len != total_length(c->p) || steps < -1 || (record && (steps != -1 || predictor_time(c->p)))) {
-        PyErr_SetString(PyExc_ValueError, "encode_all() takes the whole input, on an encoder (record: all steps from the first)");
+    if (predictor_decoding(c->p) || v.len != total_length(c->p) || steps < -1) {
+        PyErr_SetString(PyExc_ValueError, "encode_all() takes the whole input, on an encoder");
         goto done;
     }
-    if (record && !(probs = malloc((size_t)v.len * 16 + 1))) {
-        PyErr_NoMemory();
-        goto done;
+    if (probs_obj != Py_None) {
+        if (PyObject_GetBuffer(probs_obj, &pv, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto done;
+        if (pv.len != v.len * 16) {
+            PyErr_SetString(PyExc_ValueError, "probs must be a writable buffer of 16 bytes per input byte");
+            goto done;
+        }
     }
     int failed;
     Py_BEGIN_ALLOW_THREADS
-    failed = run_uniform(c->p, v.buf, steps, probs);
+    failed = run_uniform(c->p, v.buf, steps, pv.buf);
     Py_END_ALLOW_THREADS
     if (failed) PyErr_NoMemory();
-    else if (record) out = PyBytes_FromStringAndSize((const char *)probs, v.len * 16);
     else out = Py_NewRef(Py_None);
 done:
-    free(probs);
+    if (pv.obj) PyBuffer_Release(&pv);
     PyBuffer_Release(&v);
     return out;
 }
@@ -348,8 +349,8 @@ static PyMethodDef SideCoder_methods[] = {
     {"encode_step", (PyCFunction)SideCoder_encode_step, METH_VARARGS, "encode_step(freqs, bytes): code one step of m streams."},
     {"decode_step", (PyCFunction)SideCoder_decode_step, METH_O, "decode_step(freqs) -> bytes: decode one step of m streams."},
     {"encode_all", (PyCFunction)(void (*)(void))SideCoder_encode_all, METH_VARARGS | METH_KEYWORDS,
-     "encode_all(data, steps=-1, record=False): code the next steps (all: -1) of the whole input with a uniform transformer; "
-     "with record (all steps), return the bits' 16-bit probabilities."},
+     "encode_all(data, steps=-1, probs=None): code the next steps (all: -1) of the whole input with a uniform transformer; "
+     "probs (a writable buffer of 8 uint16 per input byte) receives each coded bit's probability."},
     {"decode_all", (PyCFunction)(void (*)(void))SideCoder_decode_all, METH_VARARGS | METH_KEYWORDS,
      "decode_all(steps=-1) -> bytes | None: decode the next steps with a uniform transformer; the whole input once all are done."},
     {"prime", (PyCFunction)SideCoder_prime, METH_O, "prime(text): learn from a text before the first step."},
