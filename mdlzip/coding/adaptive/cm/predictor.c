@@ -1,12 +1,13 @@
 /* The loop that wires the side models: contexts per byte, inputs per bit, two mixer layers,
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
-   Per bit the mixer sees: the transformer's probability, a bias, two inputs from each hashed
-   context (orders 0-6, 8, 12; the text model's eight; the structure model's six; the match
-   model's expected byte) and four from the match model. Five first-layer mixers choose their
-   weights by the partial byte, the match state, how many orders have seen their context, the
-   previous byte and the shape of the recent text; a second layer combines them by bit position
-   and match state. Five APMs refine the result by orders 0-3 and the match's expected byte. */
+   Per bit the mixer sees: the transformer's probability, a bias, three inputs from each hashed
+   context (orders 0-6 and 8; the text model's thirteen; the structure model's six; the match
+   model's expected byte), four from the match model and three direct maps (orders 1, 2 and a
+   hashed 3). Five first-layer mixers choose their weights by the partial byte, the match state,
+   how many orders have seen their context, the previous byte and the shape of the recent text;
+   a second layer combines them by bit position and match state. Six APMs refine the result by
+   orders 0-3, the match's expected byte and the current word. */
 #include "predictor.h"
 
 #include <math.h>
