@@ -53,8 +53,7 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda":
         if not torch.cuda.is_available():
             raise MdlzipError("--device cuda: no CUDA device is available")
-        # The float64 integer matmuls are exact anyway; TF32 must not touch training either,
-        # so that a run is reproducible.
+        # TF32 must not touch training, so that a run is reproducible.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     elif name != "cpu":
@@ -187,7 +186,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     coded = []
     for kind, weights, model_bytes, use in candidates:
         start, side_i = (primed_start, side_primed) if use != NO_PRIOR else (None, side)
-        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side_i, start, device, options)
+        data_bytes, integer_bits, side_i = _code_data(data, weights, streams, chunk, side_i, start, options)
         if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
             use = NO_PRIOR
         coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use))
@@ -207,16 +206,15 @@ def encode(data: bytes, options: Options) -> Encoded:
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
-def _code_data(data, weights, streams, chunk, side, start, device, options) -> tuple[bytes, float, SideConfig | None]:
+def _code_data(data, weights, streams, chunk, side, start, options) -> tuple[bytes, float, SideConfig | None]:
     """The data section coded with exactly the model the decoder will rebuild; without the side
     models where they do not beat the transformer's own codelength."""
-    engine = IntModel(weights, device)
+    engine = IntModel(weights)
     chunk = min(weights.cfg.window, chunk)
-    with torch.inference_mode():
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, start)
-        if side and len(data_bytes) > integer_bits / 8 + 8:
-            side = None
-            data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
+    data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, start)
+    if side and len(data_bytes) > integer_bits / 8 + 8:
+        side = None
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
     return data_bytes, integer_bits, side
 
 
@@ -231,7 +229,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     header = Header.from_bytes(encoded.header)
     if original_length > MAX_BYTES_PER_DATA_BYTE * (len(encoded.data) + 8):
         raise MdlzipError("corrupt archive: the data section is too short for the original length")
-    device = pick_device(options.device)
+    pick_device(options.device)  # checks the option; the integer engine itself runs on the CPU
     if options.threads:
         torch.set_num_threads(options.threads)
     weights, prime = weight_codec.decode(encoded.model, header.cfg), b""
@@ -242,7 +240,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
             if prior.weights is None or prior.weights.cfg != header.cfg:
                 raise MdlzipError("corrupt archive: its prior has no transformer of the archive's shape")
             weights = apply_delta(prior.weights, weights)
-    engine = IntModel(weights, device)
+    engine = IntModel(weights)
     return data_coder.decode(encoded.data, engine, original_length, header.streams, _progress(options, "decode", original_length), header.side, prime)
 
 

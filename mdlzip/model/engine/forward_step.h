@@ -1,0 +1,175 @@
+/* One step of one stream with sums in ACC; included by forward.c once per accumulator type.
+   In the int32 instantiation int_model.py has proved every value below 2^30.
+
+   The attention's sums run on GCC/Clang vector types of VEC_BYTES, one register of the
+   instruction set compiled for: these loops are explicit, not left to the auto-vectorizer. */
+
+#define LANES (VEC_BYTES / (int)sizeof(ACC))
+typedef ACC FN(vec) __attribute__((vector_size(VEC_BYTES)));
+typedef int8_t FN(vec8) __attribute__((vector_size(VEC_BYTES / sizeof(ACC))));
+typedef int16_t FN(vec16) __attribute__((vector_size(2 * VEC_BYTES / sizeof(ACC))));
+
+/* int8 to ACC lanes through int16: compilers widen twofold steps well, fourfold ones not always. */
+INLINE FN(vec) FN(widen8)(const int8_t *p) {
+    FN(vec8) v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(__builtin_convertvector(v, FN(vec16)), FN(vec));
+}
+
+/* LIN_BLOCK sums, as vectors the compiler keeps in registers. */
+typedef struct {
+    FN(vec) v[LIN_BLOCK / LANES];
+} FN(block);
+
+/* sum += x * w[0 .. LIN_BLOCK). */
+INLINE void FN(axpy8)(FN(block) *sum, ACC x, const int8_t *w) {
+    for (int b = 0; b < LIN_BLOCK / LANES; b++) sum->v[b] += x * FN(widen8)(w + b * LANES);
+}
+
+/* The live outputs of a linear map, scaled (see Lin in model.h). Dense maps take dot products
+   of int16 rows, which compilers vectorize with multiply-add-pairs instructions; sparse ones
+   visit only the nonzero inputs (ReLU outputs are often 0). */
+INLINE void FN(lin)(const Lin *L, const int32_t *restrict in, ACC *restrict out, Work *w) {
+    const ACC mul = (ACC)L->scale.mul, add = (ACC)L->scale.add;
+    const int rsh = L->scale.rsh;
+    if (L->dense) {
+        int16_t *restrict x = w->x16;
+        for (int i = 0; i < L->n_in; i++) x[i] = (int16_t)in[L->in_idx[i]];
+        for (int i = L->n_in; i < L->n_pad; i++) x[i] = 0;
+        for (int o = 0; o < L->n_out; o++) {
+            const int16_t *restrict row = L->dense + (size_t)o * L->n_pad;
+            ACC sum = 0;
+            for (int i = 0; i < L->n_pad; i++) sum += (ACC)x[i] * row[i];
+            out[o] = (sum * mul + add) >> rsh;
+        }
+        return;
+    }
+    for (int o = 0; o < L->n_out; o++) out[o] = 0;
+    for (int i = 0; i < L->n_in; i++) {
+        const ACC x = in[L->in_idx[i]];
+        if (!x) continue;
+        for (int j = L->col_ptr[i]; j < L->col_ptr[i + 1]; j++) out[L->row[j]] += x * L->val[j];
+    }
+    for (int o = 0; o < L->n_out; o++) out[o] = (out[o] * mul + add) >> rsh;
+}
+
+/* The residual plus a map's live outputs, saturated to int16. */
+INLINE void FN(add_residual)(int32_t *x, const Lin *L, const ACC *delta) {
+    for (int r = 0; r < L->n_out; r++) x[L->out_idx[r]] = clamp32((int64_t)x[L->out_idx[r]] + delta[r], -RESID_MAX, RESID_MAX);
+}
+
+/* One head's average of the values, weighted by exp of the scores. Keys and values live in the
+   stream's cache as int8 rows of m->slots entries, one row per dimension; position p sits in
+   slot p % window. At step t the visible positions are the last nv = min(t + 1, window):
+   slots 0 .. nv - 1, at distance (t - slot) mod window. */
+INLINE void FN(head_average)(const Model *m, const Attention *A, const Head *hd, Work *w, const int8_t *K, const int8_t *V, int slot, int nv) {
+    const int S = m->slots, top = m->n_table - 1;
+    ACC *restrict z = (ACC *)w->z;
+    ACC *restrict p = (ACC *)w->p;
+    for (int i0 = 0; i0 < nv; i0 += LIN_BLOCK) {
+        FN(block) sum = {{{0}}};
+        for (int j = hd->score0; j < hd->score0 + hd->n_score; j++) FN(axpy8)(&sum, w->q[j], K + (size_t)j * S + i0);
+        memcpy(z + i0, &sum, sizeof sum);
+    }
+    const ACC mul = (ACC)A->score_scale.mul, add = (ACC)A->score_scale.add, slope = hd->slope, W = m->window;
+    const int rsh = A->score_scale.rsh;
+    for (int i = 0; i < nv; i++) {
+        const ACC dist = slot - i < 0 ? slot - i + W : slot - i;
+        z[i] = ((z[i] * mul + add) >> rsh) - slope * dist;
+    }
+    ACC zmax = z[0];
+    for (int i = 1; i < nv; i++) zmax = z[i] > zmax ? z[i] : zmax;
+    ACC psum = 0;
+    for (int i = 0; i < nv; i++) {
+        const ACC u = zmax - z[i];
+        p[i] = m->table[u < top ? u : top];
+        psum += p[i];
+    }
+    for (int i = nv; i < S; i++) p[i] = 0; /* the slots not yet written weigh nothing */
+    for (int j = hd->value0; j < hd->value0 + hd->n_value; j++) {
+        FN(vec) sum = {0};
+        for (int i = 0; i < nv; i += LANES) {
+            FN(vec) pv;
+            memcpy(&pv, p + i, sizeof pv);
+            sum += pv * FN(widen8)(V + (size_t)j * S + i);
+        }
+        ACC s = 0;
+        for (int i = 0; i < LANES; i++) s += sum[i];
+        w->o[j] = (int32_t)div_round(s, psum);
+    }
+}
+
+INLINE void FN(attention)(const Model *m, const Attention *A, Work *w, int8_t *cache, int64_t t) {
+    ACC *acc = (ACC *)w->acc;
+    norm(w->x, m->d, &A->norm, w->a);
+    FN(lin)(&A->wq, w->a, acc, w);
+    for (int j = 0; j < A->n_score; j++) w->q[j] = clamp32(acc[j], -ACT_MAX, ACT_MAX);
+    FN(lin)(&A->wk, w->a, acc, w);
+    const int S = m->slots, slot = (int)(t % m->window), nv = t + 1 < m->window ? (int)t + 1 : m->window;
+    int8_t *K = cache, *V = cache + (size_t)A->n_score * S;
+    for (int j = 0; j < A->n_score; j++) K[(size_t)j * S + slot] = (int8_t)clamp32(acc[j], -ACT_MAX, ACT_MAX);
+    FN(lin)(&A->wv, w->a, acc, w);
+    for (int j = 0; j < A->n_value; j++) V[(size_t)j * S + slot] = (int8_t)clamp32(acc[j], -ACT_MAX, ACT_MAX);
+    for (int h = 0; h < A->n_heads; h++) FN(head_average)(m, A, &A->heads[h], w, K, V, slot, nv);
+    FN(lin)(&A->wo, w->o, acc, w);
+    FN(add_residual)(w->x, &A->wo, acc);
+}
+
+INLINE void FN(mlp)(const Model *m, const Mlp *M, Work *w) {
+    ACC *acc = (ACC *)w->acc;
+    norm(w->x, m->d, &M->norm, w->a);
+    FN(lin)(&M->w1, w->a, acc, w);
+    for (int j = 0; j < M->w1.n_out; j++) w->h[j] = clamp32(acc[j], 0, ACT_MAX);
+    FN(lin)(&M->w2, w->h, acc, w);
+    FN(add_residual)(w->x, &M->w2, acc);
+}
+
+INLINE void FN(head)(const Model *m, Work *w, int64_t *freqs) {
+    ACC *acc = (ACC *)w->acc, *logits = (ACC *)w->logits;
+    const int top = m->n_table - 1;
+    norm(w->x, m->d, &m->head_norm, w->a);
+    FN(lin)(&m->head, w->a, acc, w);
+    for (int r = 0; r < m->head.n_out; r++) logits[m->head.out_idx[r]] = acc[r];
+    ACC zmax = logits[0];
+    for (int b = 1; b < VOCAB; b++) zmax = logits[b] > zmax ? logits[b] : zmax;
+    for (int b = 0; b < VOCAB; b++) {
+        const ACC u = zmax - logits[b];
+        const int32_t f = m->table[u < top ? u : top];
+        freqs[b] = f < 1 ? 1 : f;
+    }
+}
+
+INLINE void FN(step)(const Model *m, Work *w, int16_t *prev, int8_t *cache, int64_t t, int token, int64_t *freqs) {
+    const int d = m->d, P = m->n_prev;
+    ACC *e = (ACC *)w->acc;
+    for (int j = 0; j < d; j++) e[j] = 0;
+    for (int i = 0; i < m->n_emb; i++) {
+        const int k = m->emb_k[i];
+        const ACC *row = (const ACC *)m->emb + ((size_t)i * (VOCAB + 1) + (k ? prev[P - k] : token)) * d;
+        for (int j = 0; j < d; j++) e[j] += row[j];
+    }
+    for (int j = 0; j < d; j++) w->x[j] = clamp32(e[j], -RESID_MAX, RESID_MAX);
+    if (P) {
+        memmove(prev, prev + 1, (size_t)(P - 1) * sizeof(int16_t));
+        prev[P - 1] = (int16_t)token;
+    }
+    for (int l = 0; l < m->n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        if (L->attn.live) FN(attention)(m, &L->attn, w, cache + L->attn.cache_offset, t);
+        if (L->mlp.live) FN(mlp)(m, &L->mlp, w);
+    }
+    FN(head)(m, w, freqs);
+}
+
+static void FN(run)(const Model *m, Work *w, const Streams *st, const Batch *b, int s0, int s1) {
+    for (int s = s0; s < s1; s++) {
+        int16_t *prev = st->prev + (size_t)s * m->n_prev;
+        int8_t *cache = st->cache + (size_t)s * m->cache_bytes;
+        for (int c = 0; c < b->C; c++) {
+            const size_t at = (size_t)s * b->C + c;
+            FN(step)(m, w, prev, cache, st->t + c, b->tokens[at], b->freqs + at * VOCAB);
+        }
+    }
+}
+
+#undef LANES
