@@ -252,7 +252,7 @@ def bench_dataset(path: Path, entries: list[Entry | Skipped], args, results: dic
 # --- output --------------------------------------------------------------------------------
 
 
-def _machine_line(m: dict) -> str:
+def machine_line(m: dict) -> str:
     gpu = f", GPU {m['gpu']}" if m["gpu"] else ", no GPU"
     commit = f", mdlzip commit {m['mdlzip_commit'][:12]}{' (uncommitted changes)' if m['mdlzip_tree_dirty'] else ''}" if m["mdlzip_commit"] else ""
     load = f"; load average at start {m['load_average_at_start'][0]:.2f}" if m["load_average_at_start"] else ""
@@ -324,7 +324,7 @@ def _codes_table(code: dict) -> list[str]:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"# mdlzip benchmark: {results['name']}", "", f"Machine: {_machine_line(results['machine'])}", ""]
+    lines = [f"# mdlzip benchmark: {results['name']}", "", f"Machine: {machine_line(results['machine'])}", ""]
     for name, facts in results.get("priors", {}).items():
         lines += [f"Prior `{name}`: {facts['prior_file_bytes']:,} bytes, hash `{facts['prior']}`, not counted in the archive sizes (like a dictionary).", ""]
     for dataset in results["datasets"]:
@@ -372,7 +372,7 @@ def write_plot(path: Path, results: dict) -> bool:
         ax.set_ylabel("compressed bytes")
         ax.set_title(f"{dataset['name']} ({dataset['bytes']:,} bytes)")
         ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(_machine_line(results["machine"]).split(";")[0], fontsize=9)
+    fig.suptitle(machine_line(results["machine"]).split(";")[0], fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

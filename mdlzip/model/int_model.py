@@ -12,8 +12,8 @@ any machine, thread count and batch layout.
   are all zero are dropped; so are rows whose largest possible sum rounds to 0
   in the requantizing shift, and query/key dimensions whose scores do. Each
   dropped value is an exact zero of the dense model, so the frequencies are the
-  dense model's, bit for bit. A sparse map (below 1/8 dense) is run as a sparse
-  product. A model whose output layer is all zero predicts uniform frequencies,
+  dense model's, bit for bit. A map sparse enough (see SPARSE_COST) is run as
+  a sparse product. A model whose output layer is all zero predicts uniform frequencies,
   and its engine runs nothing but the exp table's first entry.
 - Every sum of products is accumulated in int32 when the weights' and the
   activations' ranges prove that every value fits (``_Plan.narrow``; always, for
@@ -44,7 +44,9 @@ NORM_FRAC_BITS = 16  # extra precision of the RMSNorm constant
 WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 40
 WEIGHT_MAX = (1 << 15) - 1
 INT32_LIMIT = 1 << 31  # an int32 engine is built only where every value it holds is proved below this
-SPARSE_BELOW = 1 / 8  # density under which a sparse product beats the dense one
+# A sparse product's multiply-add (scalar, indexed) costs about as much as this many of a dense
+# one (vectorized): a map runs sparse below that density.
+SPARSE_COST = 16
 
 
 @dataclass
@@ -137,7 +139,7 @@ class _Map:
         return [self.bound + (1 << (self.shift - 1) if self.shift > 0 else 0), self.out_bound]
 
     def dense(self) -> bool:
-        return np.count_nonzero(self.values) >= SPARSE_BELOW * self.values.size
+        return np.count_nonzero(self.values) * SPARSE_COST >= self.values.size
 
     def macs(self) -> int:
         return self.values.size if self.dense() else int(np.count_nonzero(self.values))
@@ -149,12 +151,9 @@ class _Map:
         head = (_i32(in_idx), _i32(self.rows), self.mant, self.shift)
         if self.dense():
             return (*head, np.ascontiguousarray(self.values, dtype=np.int16), None, None, None)
-        by_input = self.values.T  # each input's nonzeros together
-        nonzero = [np.flatnonzero(c) for c in by_input]
-        col_ptr = np.cumsum([0] + [len(r) for r in nonzero])
-        rows = np.concatenate([np.zeros(0, dtype=np.int64), *nonzero])
-        vals = np.concatenate([np.zeros(0, dtype=np.int64), *(c[r] for c, r in zip(by_input, nonzero))])
-        return (*head, None, _i32(col_ptr), _i32(rows), np.ascontiguousarray(vals, dtype=np.int16))
+        rows, cols = np.nonzero(self.values)  # row-major order
+        row_ptr = np.searchsorted(rows, np.arange(len(self.rows) + 1))
+        return (*head, None, _i32(row_ptr), _i32(in_idx[cols]), np.ascontiguousarray(self.values[rows, cols], dtype=np.int16))
 
 
 def _i32(a) -> np.ndarray:
@@ -197,9 +196,8 @@ class _Plan:
         return m
 
     def _norm(self, site: str, *maps: _Map) -> tuple:
-        """An RMSNorm to the int8 grid of ``site``, at the columns the maps read."""
-        cols = np.unique(_concat(m.cols for m in maps))
-        return (math.isqrt(self.cfg.d_model << 2 * (self.e[site] + NORM_FRAC_BITS)), _i32(cols))
+        """An RMSNorm to the int8 grid of ``site``, run where one of the maps reads it."""
+        return (any(len(m.cols) for m in maps), math.isqrt(self.cfg.d_model << 2 * (self.e[site] + NORM_FRAC_BITS)))
 
     def _attention(self, i: int) -> tuple | None:
         cfg, dh, win = self.cfg, self.cfg.d_head, self.cfg.window
@@ -279,8 +277,9 @@ class IntModel:
         )
 
     @property
-    def threads(self) -> int:
-        return self._engine.threads
+    def isa(self) -> str:
+        """The instruction set the engine's step was compiled for (engine/forward.c)."""
+        return self._engine.isa
 
     def new_state(self, S: int):
         return self._engine.new_state(S)

@@ -75,16 +75,12 @@ static int indices(const int32_t *idx, Py_ssize_t n, int limit) {
     return 0;
 }
 
-static int read_norm(Engine *e, PyObject *obj, Norm *n) {
-    PyObject *cols;
+/* (live, c) */
+static int read_norm(PyObject *obj, Norm *n) {
     long long c;
-    Py_ssize_t len;
-    if (!PyArg_ParseTuple(obj, "LO", &c, &cols)) return -1;
-    if (!(n->cols = array(e, cols, 4, &len, "norm columns"))) return -1;
+    if (!PyArg_ParseTuple(obj, "pL", &n->live, &c)) return -1;
     n->c = c;
-    n->n_cols = (int)len;
-    if (c < 0 || c >= (int64_t)1 << 42 || indices(n->cols, len, e->m.d)) return fail("norm");
-    return 0;
+    return c < 0 || c > (int64_t)1 << 41 ? fail("norm") : 0;
 }
 
 /* The rounding of (mant, shift); mul, add and the shift stay below 2^30 in an int32 engine, 2^62 in an int64 one. */
@@ -96,13 +92,14 @@ static int read_scale(const Model *m, long long mant, int shift, Scale *scale) {
     return 0;
 }
 
-/* (in_idx, out_idx, mant, shift, dense, col_ptr, row, val): dense (n_out x n_in) or the last three None. */
+/* (in_idx, out_idx, mant, shift, dense, row_ptr, col, val): dense (n_out x n_in) or the last
+   three None; a sparse map's col holds input indices, as in_idx does. */
 static int read_lin(Engine *e, PyObject *obj, Lin *L, int in_width, int out_width) {
-    PyObject *in_idx, *out_idx, *dense, *col_ptr, *row, *val;
+    PyObject *in_idx, *out_idx, *dense, *row_ptr, *col, *val;
     long long mant;
     int shift;
     Py_ssize_t n_in, n_out, len, nnz;
-    if (!PyArg_ParseTuple(obj, "OOLiOOOO", &in_idx, &out_idx, &mant, &shift, &dense, &col_ptr, &row, &val)) return -1;
+    if (!PyArg_ParseTuple(obj, "OOLiOOOO", &in_idx, &out_idx, &mant, &shift, &dense, &row_ptr, &col, &val)) return -1;
     if (!(L->in_idx = array(e, in_idx, 4, &n_in, "map inputs")) || !(L->out_idx = array(e, out_idx, 4, &n_out, "map outputs")))
         return -1;
     L->n_in = (int)n_in;
@@ -120,10 +117,10 @@ static int read_lin(Engine *e, PyObject *obj, Lin *L, int in_width, int out_widt
         return 0;
     }
     L->dense = NULL;
-    if (!(L->col_ptr = array(e, col_ptr, 4, &len, "sparse columns")) || !(L->row = array(e, row, 4, &nnz, "sparse rows"))) return -1;
-    if (len != n_in + 1 || L->col_ptr[0] != 0 || L->col_ptr[n_in] != nnz || indices(L->row, nnz, (int)n_out)) return fail("sparse map");
-    for (Py_ssize_t i = 0; i < n_in; i++)
-        if (L->col_ptr[i] > L->col_ptr[i + 1]) return fail("sparse map");
+    if (!(L->row_ptr = array(e, row_ptr, 4, &len, "sparse rows")) || !(L->col = array(e, col, 4, &nnz, "sparse columns"))) return -1;
+    if (len != n_out + 1 || L->row_ptr[0] != 0 || L->row_ptr[n_out] != nnz || indices(L->col, nnz, in_width)) return fail("sparse map");
+    for (Py_ssize_t o = 0; o < n_out; o++)
+        if (L->row_ptr[o] > L->row_ptr[o + 1]) return fail("sparse map");
     if (!(L->val = array(e, val, 2, &len, "sparse values"))) return -1;
     return len == nnz ? 0 : fail("sparse values");
 }
@@ -135,7 +132,7 @@ static int read_attention(Engine *e, PyObject *obj, Attention *A, size_t *cache_
     if (!PyArg_ParseTuple(obj, "OOOOOOi", &norm, &wq, &wk, &wv, &wo, &heads, &score_shift)) return -1;
     const Model *m = &e->m;
     const int32_t *h;
-    if (read_norm(e, norm, &A->norm) || read_lin(e, wq, &A->wq, m->d, m->d) || read_lin(e, wk, &A->wk, m->d, m->d) ||
+    if (read_norm(norm, &A->norm) || read_lin(e, wq, &A->wq, m->d, m->d) || read_lin(e, wk, &A->wk, m->d, m->d) ||
         read_lin(e, wv, &A->wv, m->d, m->d) || !(h = array(e, heads, 4, &len, "heads")))
         return -1;
     A->n_score = A->wq.n_out;
@@ -162,7 +159,7 @@ static int read_attention(Engine *e, PyObject *obj, Attention *A, size_t *cache_
 static int read_mlp(Engine *e, PyObject *obj, Mlp *M) {
     PyObject *norm, *w1, *w2;
     if (!PyArg_ParseTuple(obj, "OOO", &norm, &w1, &w2)) return -1;
-    if (read_norm(e, norm, &M->norm) || read_lin(e, w1, &M->w1, e->m.d, 1 << 30) || read_lin(e, w2, &M->w2, M->w1.n_out, e->m.d)) return -1;
+    if (read_norm(norm, &M->norm) || read_lin(e, w1, &M->w1, e->m.d, 1 << 30) || read_lin(e, w2, &M->w2, M->w1.n_out, e->m.d)) return -1;
     M->live = 1;
     return 0;
 }
@@ -217,7 +214,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
     if (!ls) return -1;
     m->layers = ls;
     PyObject *norm, *lin;
-    if (!PyArg_ParseTuple(head, "OO", &norm, &lin) || read_norm(e, norm, &m->head_norm) || read_lin(e, lin, &m->head, m->d, VOCAB)) return -1;
+    if (!PyArg_ParseTuple(head, "OO", &norm, &lin) || read_norm(norm, &m->head_norm) || read_lin(e, lin, &m->head, m->d, VOCAB)) return -1;
     m->max_width = widest(&m->head, width);
     m->cache_bytes = cache_bytes;
     if (!(e->work = keep(e, calloc(e->threads, sizeof(Work *))))) return -1;

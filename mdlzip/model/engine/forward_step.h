@@ -27,8 +27,7 @@ INLINE void FN(axpy8)(FN(block) *sum, ACC x, const int8_t *w) {
 }
 
 /* The live outputs of a linear map, scaled (see Lin in model.h). Dense maps take dot products
-   of int16 rows, which compilers vectorize with multiply-add-pairs instructions; sparse ones
-   visit only the nonzero inputs (ReLU outputs are often 0). */
+   of int16 rows, which compilers vectorize with multiply-add-pairs instructions. */
 INLINE void FN(lin)(const Lin *L, const int32_t *restrict in, ACC *restrict out, Work *w) {
     const ACC mul = (ACC)L->scale.mul, add = (ACC)L->scale.add;
     const int rsh = L->scale.rsh;
@@ -44,13 +43,11 @@ INLINE void FN(lin)(const Lin *L, const int32_t *restrict in, ACC *restrict out,
         }
         return;
     }
-    for (int o = 0; o < L->n_out; o++) out[o] = 0;
-    for (int i = 0; i < L->n_in; i++) {
-        const ACC x = in[L->in_idx[i]];
-        if (!x) continue;
-        for (int j = L->col_ptr[i]; j < L->col_ptr[i + 1]; j++) out[L->row[j]] += x * L->val[j];
+    for (int o = 0; o < L->n_out; o++) {
+        ACC sum = 0;
+        for (int j = L->row_ptr[o]; j < L->row_ptr[o + 1]; j++) sum += (ACC)in[L->col[j]] * L->val[j];
+        out[o] = (sum * mul + add) >> rsh;
     }
-    for (int o = 0; o < L->n_out; o++) out[o] = (out[o] * mul + add) >> rsh;
 }
 
 /* The residual plus a map's live outputs, saturated to int16. */

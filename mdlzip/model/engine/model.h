@@ -29,23 +29,22 @@ typedef struct {
 #define LIN_BLOCK 32
 
 /* out[o] = scale(sum_i in[in_idx[i]] * w[o][i]) for the n_out live rows. Dense: w is
-   n_out x n_pad (n_in rounded up to LIN_BLOCK, zero-padded), row-major. Sparse: for
-   input i, its nonzeros are val[col_ptr[i] .. col_ptr[i + 1]) at outputs row[...]. */
+   n_out x n_pad (n_in rounded up to LIN_BLOCK, zero-padded), row-major. Sparse: row o's
+   nonzeros are val[row_ptr[o] .. row_ptr[o + 1]), reading the input at col[...]. */
 typedef struct {
     int n_in, n_out, n_pad;
     const int32_t *in_idx;  /* where each live column reads the input */
     const int32_t *out_idx; /* the dense row of each live output (residual or logit) */
     Scale scale;
     const int16_t *dense; /* NULL when sparse */
-    const int32_t *col_ptr, *row;
+    const int32_t *row_ptr, *col;
     const int16_t *val;
 } Lin;
 
-/* RMSNorm of the residual to the int8 grid, computed only at the columns that a live map reads. */
+/* RMSNorm of the residual to the int8 grid, computed only where a live map reads it. */
 typedef struct {
+    int live;
     int64_t c; /* isqrt(d * 4^(e_out + NORM_FRAC_BITS)) */
-    int n_cols;
-    const int32_t *cols;
 } Norm;
 
 typedef struct {
