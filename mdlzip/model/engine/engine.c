@@ -104,7 +104,7 @@ static int read_lin(Engine *e, PyObject *obj, Lin *L, int in_width, int out_widt
         return -1;
     L->n_in = (int)n_in;
     L->n_out = (int)n_out;
-    L->n_pad = (L->n_in + LIN_BLOCK - 1) / LIN_BLOCK * LIN_BLOCK;
+    L->n_pad = (L->n_in + ROW_PAD - 1) / ROW_PAD * ROW_PAD;
     if (read_scale(&e->m, mant, shift, &L->scale) || indices(L->in_idx, n_in, in_width) || indices(L->out_idx, n_out, out_width)) return -1;
     if (dense != Py_None) {
         const int16_t *w = array(e, dense, 2, &len, "dense weights");
@@ -152,7 +152,7 @@ static int read_attention(Engine *e, PyObject *obj, Attention *A, size_t *cache_
     A->heads = hs;
     A->live = 1;
     A->cache_offset = *cache_bytes;
-    *cache_bytes += (size_t)(A->n_score + A->n_value) * m->slots;
+    *cache_bytes += (size_t)(A->n_score + A->n_value) * m->window;
     return 0;
 }
 
@@ -184,7 +184,6 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
         return -1;
     if (m->d < 1 || m->d > 1024 || m->window < 1 || m->window > 1024 || m->n_prev < 0 || m->n_prev > 8 || e->threads < 1 || e->threads > 256)
         return fail("shape");
-    m->slots = (m->window + LIN_BLOCK - 1) / LIN_BLOCK * LIN_BLOCK;
     if (!(m->table = array(e, table, 4, &len, "table"))) return -1;
     m->n_table = (int)len;
     for (Py_ssize_t i = 0; i < len; i++)

@@ -10,9 +10,9 @@
 
    The step is compiled for several instruction sets, one chosen when the module
    loads (forward_init): with GCC on x86-64 for the x86-64-v4 (AVX-512) and v3
-   (AVX2) levels, and everywhere for the baseline. Each is the same C source,
-   written on vector types as wide as the set's registers, so the same integers
-   come out of every one. */
+   (AVX2) levels, and everywhere for the baseline. Each is the same C source, which
+   the compiler vectorizes for that set's registers; the same integers come out of
+   every one. */
 
 #include "forward.h"
 
@@ -33,10 +33,10 @@ struct Work {
     int32_t *q, *k;  /* score dimensions of the current layer */
     int32_t *v, *o;  /* value dimensions, and the attention's outputs there */
     int32_t *h;      /* live neurons */
-    void *p;         /* attention weights, slots */
+    void *p;         /* attention weights, window */
     int16_t *x16;    /* a dense map's inputs, padded with zeros */
     void *acc;       /* sums, max_width (also the embedding sum, d) */
-    void *z;         /* scores, slots */
+    void *z;         /* scores, window */
     void *logits;    /* 256; the rows the head never writes stay 0 */
 };
 
@@ -88,27 +88,21 @@ typedef void (*Run)(const Model *m, Work *w, const Streams *st, const Batch *b, 
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4", "prefer-vector-width=512")
 #define ISA _v4
-#define VEC_BYTES 64
 #include "forward_isa.h"
 #undef ISA
-#undef VEC_BYTES
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 #define ISA _v3
-#define VEC_BYTES 32
 #include "forward_isa.h"
 #undef ISA
-#undef VEC_BYTES
 #pragma GCC pop_options
 #endif
 
 #define ISA _base
-#define VEC_BYTES 16
 #include "forward_isa.h"
 #undef ISA
-#undef VEC_BYTES
 
 static Run run = run_base;
 static const char *isa = "baseline";
@@ -147,10 +141,10 @@ Work *work_new(const Model *m) {
     w->v = calloc(value, sizeof(int32_t));
     w->o = calloc(value, sizeof(int32_t));
     w->h = calloc(hidden, sizeof(int32_t));
-    w->p = calloc(m->slots, sizeof(int64_t));
+    w->p = calloc(m->window, sizeof(int64_t));
     w->x16 = calloc(width, sizeof(int16_t));
     w->acc = calloc(width, sizeof(int64_t));
-    w->z = calloc(m->slots, sizeof(int64_t));
+    w->z = calloc(m->window, sizeof(int64_t));
     w->logits = calloc(VOCAB, sizeof(int64_t));
     if (!w->x || !w->a || !w->q || !w->k || !w->v || !w->o || !w->h || !w->p || !w->x16 || !w->acc || !w->z || !w->logits) {
         work_free(w);

@@ -1,4 +1,4 @@
-/* The forward step for one instruction set (ISA, VEC_BYTES): both accumulator widths, and
+/* The forward step for one instruction set (ISA, a name suffix): both accumulator widths, and
    run##ISA choosing between them. Included by forward.c once per instruction set. */
 
 #define ACC int32_t

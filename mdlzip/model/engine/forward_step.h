@@ -1,30 +1,8 @@
-/* One step of one stream with sums in ACC; included by forward.c once per accumulator type.
-   In the int32 instantiation int_model.py has proved every value below 2^30.
+/* One step of one stream with sums in ACC; included by forward_isa.h once per accumulator type.
+   In the int32 instantiation int_model.py has proved every value it holds below 2^31.
 
-   The attention's sums run on GCC/Clang vector types of VEC_BYTES, one register of the
-   instruction set compiled for: these loops are explicit, not left to the auto-vectorizer. */
-
-#define LANES (VEC_BYTES / (int)sizeof(ACC))
-typedef ACC FN(vec) __attribute__((vector_size(VEC_BYTES)));
-typedef int8_t FN(vec8) __attribute__((vector_size(VEC_BYTES / sizeof(ACC))));
-typedef int16_t FN(vec16) __attribute__((vector_size(2 * VEC_BYTES / sizeof(ACC))));
-
-/* int8 to ACC lanes through int16: compilers widen twofold steps well, fourfold ones not always. */
-INLINE FN(vec) FN(widen8)(const int8_t *p) {
-    FN(vec8) v;
-    memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(__builtin_convertvector(v, FN(vec16)), FN(vec));
-}
-
-/* LIN_BLOCK sums, as vectors the compiler keeps in registers. */
-typedef struct {
-    FN(vec) v[LIN_BLOCK / LANES];
-} FN(block);
-
-/* sum += x * w[0 .. LIN_BLOCK). */
-INLINE void FN(axpy8)(FN(block) *sum, ACC x, const int8_t *w) {
-    for (int b = 0; b < LIN_BLOCK / LANES; b++) sum->v[b] += x * FN(widen8)(w + b * LANES);
-}
+   The loops are written for the compiler's vectorizer: unit stride, no branches, sums of
+   products of narrow integers (which become multiply-add-pairs instructions). */
 
 /* The live outputs of a linear map, scaled (see Lin in model.h). Dense maps take dot products
    of int16 rows, which compilers vectorize with multiply-add-pairs instructions. */
@@ -56,17 +34,27 @@ INLINE void FN(add_residual)(int32_t *x, const Lin *L, const ACC *delta) {
 }
 
 /* One head's average of the values, weighted by exp of the scores. Keys and values live in the
-   stream's cache as int8 rows of m->slots entries, one row per dimension; position p sits in
+   stream's cache as int8 rows of `window` entries, one row per dimension; position p sits in
    slot p % window. At step t the visible positions are the last nv = min(t + 1, window):
    slots 0 .. nv - 1, at distance (t - slot) mod window. */
 INLINE void FN(head_average)(const Model *m, const Attention *A, const Head *hd, Work *w, const int8_t *K, const int8_t *V, int slot, int nv) {
-    const int S = m->slots, top = m->n_table - 1;
+    const int S = m->window, top = m->n_table - 1;
     ACC *restrict z = (ACC *)w->z;
     ACC *restrict p = (ACC *)w->p;
-    for (int i0 = 0; i0 < nv; i0 += LIN_BLOCK) {
-        FN(block) sum = {{{0}}};
-        for (int j = hd->score0; j < hd->score0 + hd->n_score; j++) FN(axpy8)(&sum, w->q[j], K + (size_t)j * S + i0);
-        memcpy(z + i0, &sum, sizeof sum);
+    for (int i = 0; i < nv; i++) z[i] = 0;
+    /* Two dimensions at a time: each product is at most 127^2, so the pair adds up exactly in
+       int16, whose lanes are twice as many per register. */
+    const int end = hd->score0 + hd->n_score;
+    int j = hd->score0;
+    for (; j + 1 < end; j += 2) {
+        const int16_t qa = (int16_t)w->q[j], qb = (int16_t)w->q[j + 1];
+        const int8_t *restrict Ka = K + (size_t)j * S, *restrict Kb = Ka + S;
+        for (int i = 0; i < nv; i++) z[i] += (int16_t)(qa * Ka[i] + qb * Kb[i]);
+    }
+    if (j < end) {
+        const ACC q = w->q[j];
+        const int8_t *restrict Ka = K + (size_t)j * S;
+        for (int i = 0; i < nv; i++) z[i] += q * Ka[i];
     }
     const ACC mul = (ACC)A->score_scale.mul, add = (ACC)A->score_scale.add, slope = hd->slope, W = m->window;
     const int rsh = A->score_scale.rsh;
@@ -82,16 +70,10 @@ INLINE void FN(head_average)(const Model *m, const Attention *A, const Head *hd,
         p[i] = m->table[u < top ? u : top];
         psum += p[i];
     }
-    for (int i = nv; i < S; i++) p[i] = 0; /* the slots not yet written weigh nothing */
     for (int j = hd->value0; j < hd->value0 + hd->n_value; j++) {
-        FN(vec) sum = {0};
-        for (int i = 0; i < nv; i += LANES) {
-            FN(vec) pv;
-            memcpy(&pv, p + i, sizeof pv);
-            sum += pv * FN(widen8)(V + (size_t)j * S + i);
-        }
+        const int8_t *restrict Vj = V + (size_t)j * S;
         ACC s = 0;
-        for (int i = 0; i < LANES; i++) s += sum[i];
+        for (int i = 0; i < nv; i++) s += p[i] * Vj[i];
         w->o[j] = (int32_t)div_round(s, psum);
     }
 }
@@ -102,7 +84,7 @@ INLINE void FN(attention)(const Model *m, const Attention *A, Work *w, int8_t *c
     FN(lin)(&A->wq, w->a, acc, w);
     for (int j = 0; j < A->n_score; j++) w->q[j] = clamp32(acc[j], -ACT_MAX, ACT_MAX);
     FN(lin)(&A->wk, w->a, acc, w);
-    const int S = m->slots, slot = (int)(t % m->window), nv = t + 1 < m->window ? (int)t + 1 : m->window;
+    const int S = m->window, slot = (int)(t % m->window), nv = t + 1 < m->window ? (int)t + 1 : m->window;
     int8_t *K = cache, *V = cache + (size_t)A->n_score * S;
     for (int j = 0; j < A->n_score; j++) K[(size_t)j * S + slot] = (int8_t)clamp32(acc[j], -ACT_MAX, ACT_MAX);
     FN(lin)(&A->wv, w->a, acc, w);
@@ -169,4 +151,3 @@ static void FN(run)(const Model *m, Work *w, const Streams *st, const Batch *b, 
     }
 }
 
-#undef LANES

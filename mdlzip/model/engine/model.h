@@ -25,11 +25,11 @@ typedef struct {
     int rsh;
 } Scale;
 
-/* Dense rows and attention scores are computed LIN_BLOCK values at a time. */
-#define LIN_BLOCK 32
+/* Dense rows are zero-padded to a multiple of this many weights: whole vector registers. */
+#define ROW_PAD 32
 
 /* out[o] = scale(sum_i in[in_idx[i]] * w[o][i]) for the n_out live rows. Dense: w is
-   n_out x n_pad (n_in rounded up to LIN_BLOCK, zero-padded), row-major. Sparse: row o's
+   n_out x n_pad (n_in rounded up to ROW_PAD, zero-padded), row-major. Sparse: row o's
    nonzeros are val[row_ptr[o] .. row_ptr[o + 1]), reading the input at col[...]. */
 typedef struct {
     int n_in, n_out, n_pad;
@@ -77,7 +77,6 @@ typedef struct {
 typedef struct {
     int wide; /* 0: every sum provably fits int32; 1: int64 */
     int d, window, n_prev;
-    int slots;            /* window rounded up to LIN_BLOCK: the stride of a cache row */
     int n_table;
     const int32_t *table; /* exp table, indices 0 .. n_table - 1 */
     int n_emb;
