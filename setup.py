@@ -1,4 +1,5 @@
-"""The one compiled part: the side models (mdlzip/coding/adaptive/cm/, glued by _side.c).
+"""The compiled parts: the side models (mdlzip/coding/adaptive/cm/, glued by _side.c) and the
+integer engine (mdlzip/model/engine/).
 
 Everything else is in pyproject.toml.
 """
@@ -22,6 +23,14 @@ setup(
             ],
             # Integer code only; -O3 vectorizes the mixers' integer dot products, which changes no result.
             extra_compile_args=["-O3", "-std=c99", "-fno-fast-math"],
-        )
+        ),
+        Extension(
+            "mdlzip.model._engine",
+            ["mdlzip/model/engine/engine.c", "mdlzip/model/engine/forward.c", "mdlzip/model/engine/pool.c"],
+            depends=[f"mdlzip/model/engine/{h}.h" for h in ("model", "forward", "forward_isa", "forward_step", "pool")],
+            # -O3 vectorizes the integer loops; integers, so no flag can change a result.
+            extra_compile_args=["-O3", "-std=gnu99", "-fno-fast-math", "-pthread"],
+            extra_link_args=["-pthread"],
+        ),
     ]
 )

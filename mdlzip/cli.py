@@ -544,6 +544,11 @@ def prior_info(path, as_json) -> int:
 
 def main(args: Optional[list] = None) -> None:
     """The console entry point: run a command, exit 0 on success and 1 on any error."""
+    # torch's OpenMP threads spin while they wait for work; beside another busy process (two
+    # compressions at once) the spinning takes the cores from the threads it waits for, and a
+    # run takes many times longer. Waiting threads that sleep share the cores fairly. Set before
+    # torch loads (it is read once, then), and never over the user's own setting.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         # make_context + invoke rather than cli.main(): click's main turns Ctrl-C into
         # Abort after printing a blank line, and usage errors into several lines.

@@ -20,3 +20,12 @@ def random_float_model(cfg: ModelConfig = TINY, seed: int = 0, rel_step: float =
 
 def random_int_weights(cfg: ModelConfig = TINY, seed: int = 0) -> IntWeights:
     return to_integer(random_float_model(cfg, seed))
+
+
+def sparse_int_weights(cfg: ModelConfig = TINY, keep: float = 0.05, seed: int = 0) -> IntWeights:
+    """random_int_weights with each weight kept with probability ``keep``, the others zero."""
+    w = random_int_weights(cfg, seed)
+    g = torch.Generator().manual_seed(seed + 1000)
+    for q in w.weights.values():
+        q.values = q.values * (torch.rand(q.values.shape, generator=g) < keep)
+    return w

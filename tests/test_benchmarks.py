@@ -155,3 +155,31 @@ def test_zpaq_round_trip(text_file, tmp_path):
     (row,) = load(out, "z")["rows"]
     assert row["status"] == "ok" and 0 < row["compressed_bytes"] < SIZE and row["version"].startswith("zpaq v")
     assert (row["compress_command"], row["decompress_command"]) == ("zpaq a ARCHIVE FILE -m5", "zpaq x ARCHIVE FILE -to OUTPUT")
+
+
+def test_engine_benchmark_times_the_three_models(text_file, tmp_path):
+    out = tmp_path / "results"
+    args = [str(text_file), "--threads", "1", "--steps", "2", "--out", str(out)]
+    result = subprocess.run([sys.executable, "-m", "benchmarks.engine", *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = load(out, "engine")
+    assert [m["model"] for m in results["models"]] == ["dense", "default archive", "10%"]
+    dense, archive, _ = results["models"]
+    assert dense["nonzero"] == dense["weights"] == 180_480 and archive["nonzero"] < 2000
+    assert archive["multiply_adds_per_byte"] < dense["multiply_adds_per_byte"] / 20
+    for m in results["models"]:
+        assert [(r["threads"], r["chunk"]) for r in m["runs"]] == [(1, 1), (1, 16384 // results["streams"])]
+        assert all(r["bytes_per_s"] > 0 for r in m["runs"])
+    assert "| dense | 180,480 of 180,480 |" in (out / "engine.md").read_text()
+
+
+def test_concurrency_benchmark_records_a_row(tmp_path):
+    text = tmp_path / "small"
+    text.write_bytes(sample_text(2000))  # below the neural method's minimum: quick
+    jsonl = tmp_path / "concurrent.jsonl"
+    args = [str(text), "--level", "1", "--results", str(jsonl)]
+    result = subprocess.run([sys.executable, "-m", "benchmarks.concurrent", *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = json.loads(jsonl.read_text())
+    assert row["how"] == "cli" and row["alone_s"] > 0 and len(row["together_s"]) == 2
+    assert row["ratio"] == pytest.approx(max(row["together_s"]) / row["alone_s"], rel=0.01)

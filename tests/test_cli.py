@@ -352,3 +352,14 @@ def test_console_script_and_module_entry_points(tmp_path):
     version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True).stdout
     assert version.startswith("mdlzip, version ")
     assert run_process("--version").out.decode() == version
+
+
+@pytest.mark.parametrize("preset,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_waiting_threads_sleep_unless_the_user_says_otherwise(run_cli, monkeypatch, preset, expected):
+    """Spinning OpenMP waiters make concurrent mdlzip runs take many times longer (benchmarks/concurrent.py)."""
+    if preset is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+    assert run_cli("--version").code == 0
+    assert os.environ["OMP_WAIT_POLICY"] == expected

@@ -1,17 +1,27 @@
-"""The integer engine: exact arithmetic, one result for every evaluation order and thread count."""
+"""The integer engine: exact arithmetic, one result for every evaluation order and thread count,
+and the very frequencies of the dense reference engine (tests/reference_engine.py) for any weights."""
 
 import hashlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from mdlzip import container
+from mdlzip.coding import weight_codec
 from mdlzip.errors import MdlzipError
+from mdlzip.methods import neural
 from mdlzip.model.config import BOS, ModelConfig
 from mdlzip.model.float_model import weight_step
-from mdlzip.model.int_model import IntModel, QTensor, div_round, isqrt, rshift_round
+from mdlzip.model.int_model import IntModel, QTensor, rshift_round
 from mdlzip.model.tables import EXP_ONE, exp_table
 
-from neural_helpers import TINY, random_float_model, random_int_weights
+from neural_helpers import TINY, random_float_model, random_int_weights, sparse_int_weights
+from reference_engine import ReferenceEngine, div_round, isqrt
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEFAULT = ModelConfig(d_model=64, n_layer=2, n_head=4, d_ff=256, window=128, n_prev=3)  # plan's shape at 1 MB
 
 
 def test_exp_table_is_pinned():
@@ -30,44 +40,131 @@ def test_integer_helpers():
     assert ((s * s <= n) & ((s + 1) * (s + 1) > n)).all()
 
 
-def run_chunks(model: IntModel, tokens: torch.Tensor, chunk: int) -> torch.Tensor:
+def run_chunks(model, tokens: np.ndarray, chunk: int) -> np.ndarray:
+    """Frequencies (S, L, 256) from feeding ``tokens`` (S, L) in chunks of ``chunk`` steps."""
     state = model.new_state(tokens.shape[0])
-    return torch.cat([model.run(tokens[:, t : t + chunk], state) for t in range(0, tokens.shape[1], chunk)], 1)
+    return np.concatenate([np.asarray(model.run(tokens[:, t : t + chunk], state)) for t in range(0, tokens.shape[1], chunk)], 1)
+
+
+def reference(w, tokens: np.ndarray) -> np.ndarray:
+    return run_chunks(ReferenceEngine(w), torch.from_numpy(tokens.astype(np.int64)), tokens.shape[1])
+
+
+def random_tokens(streams: int, length: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (streams, length))
+
+
+def assert_engine_is_reference(w, tokens: np.ndarray, layouts=((1, 1), (2, 1), (1, 7), (2, 64))):
+    """Identical frequencies for every (threads, chunk) layout, and the reference's."""
+    expected = reference(w, tokens)
+    for threads, chunk in layouts:
+        assert np.array_equal(run_chunks(IntModel(w, threads), tokens, chunk), expected), (threads, chunk)
 
 
 @pytest.mark.parametrize("cfg", [TINY, ModelConfig(d_model=64, n_layer=1, n_head=4, d_ff=32, window=5, n_prev=0)])
 @pytest.mark.parametrize("streams,length", [(1, 40), (3, 37), (7, 19)])
 def test_batched_equals_stepwise(cfg, streams, length):
     model = IntModel(random_int_weights(cfg, seed=streams))
-    tokens = torch.randint(0, 256, (streams, length), generator=torch.Generator().manual_seed(length))
+    tokens = random_tokens(streams, length, length)
     whole = run_chunks(model, tokens, length)
     assert whole.shape == (streams, length, 256) and whole.min() >= 1
     assert whole.sum(-1).max() < 1 << 24
     for chunk in (1, 3, cfg.window, cfg.window + 1):
-        assert torch.equal(run_chunks(model, tokens, chunk), whole)
+        assert np.array_equal(run_chunks(model, tokens, chunk), whole)
 
 
 def test_streams_are_independent():
     """A stream's frequencies do not depend on which other streams share its batch."""
-    model = IntModel(random_int_weights())
-    tokens = torch.randint(0, 256, (5, 30), generator=torch.Generator().manual_seed(1))
+    model = IntModel(random_int_weights(), threads=2)
+    tokens = random_tokens(5, 30, 1)
     together = run_chunks(model, tokens, 30)
     for s in range(5):
-        assert torch.equal(run_chunks(model, tokens[s : s + 1], 1)[0], together[s])
+        assert np.array_equal(run_chunks(model, tokens[s : s + 1], 1)[0], together[s])
 
 
-def test_thread_count_does_not_change_results():
-    model = IntModel(random_int_weights(seed=3))
-    tokens = torch.randint(0, 256, (4, 50), generator=torch.Generator().manual_seed(2))
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = run_chunks(model, tokens, 50)
-        torch.set_num_threads(2)
-        two = run_chunks(model, tokens, 50)
-    finally:
-        torch.set_num_threads(before)
-    assert torch.equal(one, two)
+@pytest.mark.parametrize("archive", sorted(p.name for p in FIXTURES.glob("*.v1-neural.mdlz")))
+def test_engine_is_the_reference_on_the_fixtures_models(archive):
+    _, _, _, encoded = container.unpack((FIXTURES / archive).read_bytes())
+    header = neural.Header.from_bytes(encoded.header)
+    w = weight_codec.decode(encoded.model, header.cfg)
+    text = np.frombuffer((FIXTURES / f"{archive.split('.')[0]}.txt").read_bytes(), dtype=np.uint8)
+    S = header.streams
+    tokens = np.concatenate([np.full((S, 1), BOS), text[: S * 300].reshape(S, 300)], 1)
+    assert_engine_is_reference(w, tokens)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [TINY, ModelConfig(d_model=64, n_layer=1, n_head=4, d_ff=128, window=16, n_prev=2), ModelConfig(d_model=32, n_layer=3, n_head=8, d_ff=48, window=3, n_prev=1)],
+)
+@pytest.mark.parametrize("keep", [0.0, 0.002, 0.03, 0.3, 1.0])
+def test_engine_is_the_reference_on_random_sparse_models(cfg, keep):
+    w = sparse_int_weights(cfg, keep, seed=int(keep * 1000))
+    assert_engine_is_reference(w, random_tokens(5, 2 * cfg.window + 3, 7))
+
+
+def test_engine_is_the_reference_on_a_default_like_model():
+    """The default archive's shape with about as many weights as it keeps (1,208 of 180,480)."""
+    w = sparse_int_weights(DEFAULT, 0.0067, seed=3)
+    assert 900 < sum(int(q.values.count_nonzero()) for q in w.weights.values()) < 1500
+    assert_engine_is_reference(w, random_tokens(6, 140, 8), layouts=((1, 1), (2, 33)))
+
+
+def zero_rows(w, name, rows):
+    w.weights[name].values[rows] = 0
+
+
+@pytest.mark.parametrize(
+    "prune",
+    [
+        lambda w: zero_rows(w, "l0.wv", slice(None)),  # no values: the layer's attention is dropped
+        lambda w: zero_rows(w, "l1.w1", slice(None)),  # no neurons: the MLP is dropped
+        lambda w: [zero_rows(w, f"l0.w{n}", slice(0, 16)) for n in "qk"],  # head 0 attends by distance alone
+        lambda w: w.weights["l0.wo"].values[:, 16:].zero_(),  # only head 0 is read
+        lambda w: w.weights["l1.w2"].values[:, ::2].zero_(),  # half the neurons are never read
+        lambda w: zero_rows(w, "emb0", slice(None)),  # no embedding of the current byte
+        lambda w: zero_rows(w, "head", slice(3, None)),  # three live logits; the rest are 0
+        lambda w: zero_rows(w, "head", slice(None)),  # uniform: nothing else can matter
+    ],
+)
+def test_structured_pruning_keeps_the_frequencies(prune):
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=2, d_ff=64, window=8, n_prev=3)
+    w = random_int_weights(cfg, seed=11)
+    prune(w)
+    assert_engine_is_reference(w, random_tokens(3, 20, 9), layouts=((1, 1), (2, 5)))
+
+
+def test_rows_that_round_to_zero_are_dropped_exactly():
+    """A shift past a row's largest sum makes it 0 whatever the input; the engine skips it."""
+    w = random_int_weights(seed=4)
+    w.weights["l0.w1"] = QTensor(w.weights["l0.w1"].values, 1, 14)
+    w.weights["l0.w1"].values[::2] *= 9  # these rows still reach 2**13 and survive
+    model = IntModel(w)
+    assert model.multiply_adds < IntModel(random_int_weights(seed=4)).multiply_adds
+    assert_engine_is_reference(w, random_tokens(3, 20, 5), layouts=((1, 1),))
+
+
+def test_wide_sums_when_int32_is_not_proven():
+    """Weights whose sums could pass 2**30 run in int64, still exactly."""
+    w = random_int_weights(seed=6)
+    w.weights["l1.w2"] = QTensor(w.weights["l1.w2"].values * 2000, 200, 6)
+    w.act_exp["l1.hidden"] = 12
+    model = IntModel(w)
+    assert model.wide and not IntModel(random_int_weights(seed=6)).wide
+    assert_engine_is_reference(w, random_tokens(3, 20, 5), layouts=((1, 1), (2, 4)))
+
+
+def test_the_empty_model_runs_nothing():
+    model = IntModel(neural.EMPTY)
+    assert model.multiply_adds == 0
+    freqs = run_chunks(model, random_tokens(4, 9, 2), 3)
+    assert (freqs == EXP_ONE).all()
+
+
+def test_cost_follows_the_kept_weights():
+    dense = IntModel(random_int_weights(DEFAULT, seed=1))
+    sparse = IntModel(sparse_int_weights(DEFAULT, 0.0067, seed=3))
+    assert sparse.multiply_adds < dense.multiply_adds / 10
 
 
 def test_integer_model_follows_float_model():
@@ -76,14 +173,26 @@ def test_integer_model_follows_float_model():
     from mdlzip.model.convert import to_integer
 
     model = IntModel(to_integer(fmodel))
-    tokens = torch.randint(0, 256, (2, 30), generator=torch.Generator().manual_seed(4))
-    freqs = run_chunks(model, tokens, 30).double()
+    tokens = random_tokens(2, 30, 4)
+    freqs = torch.from_numpy(run_chunks(model, tokens, 30)).double()
     int_logp = (freqs / freqs.sum(-1, keepdim=True)).log()
     with torch.no_grad():
-        float_logp = fmodel(torch.cat([torch.full((2, TINY.n_prev), BOS), tokens], 1)).double().log_softmax(-1)
+        float_logp = fmodel(torch.cat([torch.full((2, TINY.n_prev), BOS), torch.from_numpy(tokens)], 1)).double().log_softmax(-1)
     probs = float_logp.exp()
     kl = (probs * (float_logp - int_logp)).sum(-1)
     assert kl.max() < 0.01  # nats
+
+
+def test_bad_tokens_and_buffers_are_refused():
+    model = IntModel(random_int_weights())
+    state = model.new_state(2)
+    with pytest.raises(ValueError):
+        model.run(np.array([[0], [257]]), state)
+    with pytest.raises(ValueError):
+        model.run(np.array([[0], [1]]), state, np.empty((2, 1, 256), dtype=np.int32))
+    with pytest.raises(ValueError):
+        model.run(np.array([[0]]), state)
+    assert state.t == 0
 
 
 def test_hostile_weights_are_rejected():

@@ -75,20 +75,19 @@ def encode(
     lengths = segment_lengths(len(data), streams)
     if not lengths:
         return b"", 0.0
-    segs = _segments(data, lengths).to(model.device)
+    segs = _segments(data, lengths).numpy()
     S, L = segs.shape
-    inputs = torch.cat([torch.full((S, 1), BOS, dtype=torch.int64, device=model.device), segs[:, :-1]], 1)
-    active = torch.tensor(lengths, device=model.device)[None, :] > torch.arange(L, device=model.device)[:, None]  # (L, S)
+    inputs = np.concatenate([np.full((S, 1), BOS), segs[:, :-1]], 1).astype(np.int32)
+    active = np.array(lengths)[None, :] > np.arange(L)[:, None]  # (L, S)
     encoder = constriction.stream.queue.RangeEncoder()
     state = model.new_state(S)
     side_models = (start.copy() if start is not None else side_coder(side, lengths)) if side else None
-    symbols_np = segs.cpu().numpy().astype(np.uint8)
+    symbols_np = segs.astype(np.uint8)
     transformer_bits = 0.0
     for t0 in range(0, L, chunk):
         t1 = min(L, t0 + chunk)
-        freqs = model.run(inputs[:, t0:t1], state).transpose(0, 1)  # (C, S, 256), time-major
-        keep = active[t0:t1]
-        freqs_np, keep_np = freqs.cpu().numpy(), keep.cpu().numpy()
+        freqs_np = model.run(inputs[:, t0:t1], state).transpose(1, 0, 2)  # (C, S, 256), time-major
+        keep_np = active[t0:t1]
         symbols, kept = symbols_np[:, t0:t1].T[keep_np], freqs_np[keep_np]
         transformer_bits += _transformer_bits(kept, symbols)
         if side_models is None:
@@ -179,11 +178,12 @@ def decode(
     S, L = len(lengths), lengths[0]
     out = np.zeros((S, L), dtype=np.uint8)
     state = model.new_state(S)
-    token = torch.full((S, 1), BOS, dtype=torch.int64, device=model.device)
+    token = np.full((S, 1), BOS, dtype=np.int32)
+    step = np.empty((S, 1, 256), dtype=np.int64)  # the engine writes each step's frequencies here
     full = S if lengths[-1] == L else S - 1  # segments still active at the last steps
     with torch.inference_mode():
         for t in range(L):
-            freqs = model.run(token, state)[:, 0].cpu().numpy()
+            freqs = model.run(token, state, step)[:, 0]
             m = S if t < lengths[-1] else full
             try:
                 if side:
@@ -193,8 +193,8 @@ def decode(
             except (ValueError, RuntimeError, AssertionError) as exc:
                 raise MdlzipError(f"corrupt data section: {exc}") from None
             out[:m, t] = symbols
-            token = torch.zeros((S, 1), dtype=torch.int64, device=model.device)
-            token[:m, 0] = torch.from_numpy(np.asarray(symbols, dtype=np.int64)).to(model.device)
+            token[:m, 0] = symbols
+            token[m:, 0] = 0
             if progress:
                 progress(m)
     return b"".join(out[s, : lengths[s]].tobytes() for s in range(S))

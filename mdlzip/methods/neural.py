@@ -65,8 +65,7 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda":
         if not torch.cuda.is_available():
             raise MdlzipError("--device cuda: no CUDA device is available")
-        # The float64 integer matmuls are exact anyway; TF32 must not touch training either,
-        # so that a run is reproducible.
+        # TF32 must not touch training, so that a run is reproducible.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     elif name != "cpu":
@@ -214,7 +213,7 @@ def encode(data: bytes, options: Options) -> Encoded:
         if streams_i == 1 and alone is not None and len(alone) <= len(data):
             data_bytes, integer_bits = alone, 8.0 * len(data)
         else:
-            data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, device, options)
+            data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, options)
         if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
             use = NO_PRIOR
         coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
@@ -237,7 +236,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
-def _code_data(data, weights, streams, chunk, side, start, device, options) -> tuple[bytes, float, SideConfig | None]:
+def _code_data(data, weights, streams, chunk, side, start, options) -> tuple[bytes, float, SideConfig | None]:
     """The data section coded with exactly the model the decoder will rebuild; without the side
     models where they do not beat the transformer's own codelength."""
     if side and is_empty(weights):
@@ -245,13 +244,12 @@ def _code_data(data, weights, streams, chunk, side, start, device, options) -> t
         if len(data_bytes) <= len(data):
             return data_bytes, 8.0 * len(data), side
         side = None  # incompressible: the uniform code below is never larger than the input
-    engine = IntModel(weights, device)
+    engine = IntModel(weights)
     chunk = min(weights.cfg.window, chunk)
-    with torch.inference_mode():
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, start)
-        if side and len(data_bytes) > integer_bits / 8 + 8:
-            side = None
-            data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
+    data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, start)
+    if side and len(data_bytes) > integer_bits / 8 + 8:
+        side = None
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
     return data_bytes, integer_bits, side
 
 
@@ -266,7 +264,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     header = Header.from_bytes(encoded.header)
     if original_length > MAX_BYTES_PER_DATA_BYTE * (len(encoded.data) + 8):
         raise MdlzipError("corrupt archive: the data section is too short for the original length")
-    device = pick_device(options.device)
+    pick_device(options.device)  # checks the option; the integer engine itself runs on the CPU
     if options.threads:
         torch.set_num_threads(options.threads)
     weights, prime = weight_codec.decode(encoded.model, header.cfg), b""
@@ -280,7 +278,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     progress = _progress(options, "decode", original_length)
     if header.side and is_empty(weights):
         return data_coder.decode_uniform(encoded.data, original_length, header.streams, header.side, prime, progress)
-    engine = IntModel(weights, device)
+    engine = IntModel(weights)
     return data_coder.decode(encoded.data, engine, original_length, header.streams, progress, header.side, prime)
 
 

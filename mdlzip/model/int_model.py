@@ -2,17 +2,28 @@
 
 Every value here is an integer: weights are ``values * mant * 2**-exp``, each
 activation site has a power-of-two scale, and the arithmetic is integer
-multiply, shift with round-half-up, integer square root and an exp lookup table.
-Matmuls run on integer-valued floats whose every partial sum stays exactly
-representable (below 2**24 in float32, which is chosen per layer where the
-weights allow it, else below 2**53 in float64), so they are exact in any
-summation order: the result is the same on any machine, thread count, batch
-layout, CPU or GPU.
+multiply, shift with round-half-up, integer square root and an exp lookup table
+(FORMAT.md, "The integer model", is the contract). The result is the same on
+any machine, thread count and batch layout.
 
-One engine serves both evaluation orders. ``IntModel.run`` takes a chunk of C
-time steps for S streams in lock-step; the encoder feeds long chunks, the decoder
-feeds C = 1 and keeps the attention keys in a ring buffer. Both see identical
-integers, which the tests check.
+``IntModel`` builds the engine (``engine/``, a C extension) from the weights:
+
+- Cost follows the kept weights. Rows, columns, neurons, heads and layers that
+  are all zero are dropped; so are rows whose largest possible sum rounds to 0
+  in the requantizing shift, and query/key dimensions whose scores do. Each
+  dropped value is an exact zero of the dense model, so the frequencies are the
+  dense model's, bit for bit. A map sparse enough (see SPARSE_COST) is run as
+  a sparse product. A model whose output layer is all zero predicts uniform frequencies,
+  and its engine runs nothing but the exp table's first entry.
+- Every sum of products is accumulated in int32 when the weights' and the
+  activations' ranges prove that every value fits (``_Plan.narrow``; always, for
+  the models mdlzip trains), else in int64.
+
+``IntModel.run`` takes a chunk of C time steps for S streams in lock-step; the
+encoder feeds long chunks, the decoder feeds C = 1. The engine runs them step
+by step either way (each stream's keys sit in a ring buffer of ``window``
+slots), so both see identical integers, which the tests check against the
+dense reference engine (tests/reference_engine.py).
 """
 
 from __future__ import annotations
@@ -20,17 +31,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import MdlzipError
-from .config import ACT_EXP_MAX, ACT_EXP_MIN, ACT_MAX, BOS, RESID_MAX, ModelConfig, alibi_slopes
-from .tables import LOGIT_BITS, exp_table
+from ._engine import Engine
+from .config import ACT_EXP_MAX, ACT_EXP_MIN, ACT_MAX, VOCAB, ModelConfig, alibi_slopes
+from .tables import EXP_ONE, LOGIT_BITS, exp_table
 
 NORM_FRAC_BITS = 16  # extra precision of the RMSNorm constant
 # Ranges a valid model stays in; they keep every intermediate below 2**62.
 WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 40
 WEIGHT_MAX = (1 << 15) - 1
-_MASKED = -(1 << 40)  # a logit that no visible position can reach
+INT32_LIMIT = 1 << 31  # an int32 engine is built only where every value it holds is proved below this
+# A sparse product's multiply-add (scalar, indexed) costs about as much as this many of a dense
+# one (vectorized): a map runs sparse below that density.
+SPARSE_COST = 16
 
 
 @dataclass
@@ -58,22 +74,18 @@ def rshift_round(x: torch.Tensor, shift: int) -> torch.Tensor:
     return (x + (1 << (shift - 1))) >> shift
 
 
-def div_round(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a / b rounded half up, for b > 0."""
-    return torch.div(2 * a + b, 2 * b, rounding_mode="floor")
+# Each linear map's input site, and its output site ("resid": added to the residual).
+_INPUTS = {"wq": "attn_in", "wk": "attn_in", "wv": "attn_in", "wo": "v", "w1": "mlp_in", "w2": "hidden"}
+_OUTPUTS = {"wq": "q", "wk": "k", "wv": "v", "wo": "resid", "w1": "hidden", "w2": "resid"}
 
 
-def isqrt(n: torch.Tensor) -> torch.Tensor:
-    """floor(sqrt(n)) for int64 n >= 0 below 2**52: float64 sqrt, then integer correction."""
-    s = torch.sqrt(n.double()).long()
-    s = s - (s * s > n).long()
-    return s + ((s + 1) * (s + 1) <= n).long()
-
-
-def _exact_float(values: torch.Tensor, in_bound: int) -> torch.Tensor:
-    """values as float32 if every product sum with inputs up to in_bound stays below 2**24, else float64."""
-    vmax = int(values.abs().max()) if values.numel() else 0
-    return values.float() if in_bound * vmax < 1 << 24 else values.double()
+def _exps(name: str, act_exp: dict[str, int]) -> tuple[int, int]:
+    """The input and output scale exponents of a linear map."""
+    if name == "head":
+        return act_exp["head_in"], LOGIT_BITS
+    layer, kind = name.split(".")
+    out = _OUTPUTS[kind]
+    return act_exp[f"{layer}.{_INPUTS[kind]}"], act_exp["resid" if out == "resid" else f"{layer}.{out}"]
 
 
 def check_bounds(w: IntWeights):
@@ -85,120 +97,200 @@ def check_bounds(w: IntWeights):
     cfg, e = w.cfg, w.act_exp
     if set(e) != set(cfg.act_sites()) or not all(ACT_EXP_MIN <= v <= ACT_EXP_MAX for v in e.values()):
         raise MdlzipError("invalid model: bad activation scales")
-    inputs = {"wq": "attn_in", "wk": "attn_in", "wv": "attn_in", "wo": "v", "w1": "mlp_in", "w2": "hidden"}
-    outputs = {"wq": "q", "wk": "k", "wv": "v", "wo": "resid", "w1": "hidden", "w2": "resid"}
     for name, q in w.weights.items():
         vmax = int(q.values.abs().max()) if q.values.numel() else 0
         if not (1 <= q.mant <= 255 and WEIGHT_EXP_MIN <= q.exp <= WEIGHT_EXP_MAX and vmax <= WEIGHT_MAX):
             raise MdlzipError(f"invalid model: bad scale or range in {name}")
         if name.startswith("emb"):
             continue
-        if name == "head":
-            in_exp, out_exp = e["head_in"], LOGIT_BITS
-        else:
-            layer, kind = name.split(".")
-            in_exp, out_exp = e[f"{layer}.{inputs[kind]}"], (e[f"{layer}.{outputs[kind]}"] if outputs[kind] != "resid" else e["resid"])
+        in_exp, out_exp = _exps(name, e)
         acc = q.values.shape[1] * ACT_MAX * vmax
         if acc >= 1 << 53 or (acc * q.mant) << max(0, out_exp - in_exp - q.exp) >= 1 << 62:
             raise MdlzipError(f"invalid model: {name} would overflow")
 
 
-class AttentionCache:
-    """The last ``window`` keys and values of one layer, as a ring buffer indexed by position % window."""
+class _Map:
+    """A linear map's live part: ``rows`` of the dense output read ``cols`` of the dense input.
 
-    def __init__(self, S: int, H: int, window: int, d_head: int, device):
-        # Scores q.k stay below d_head * 127^2 < 2^24: float32 is exact. The attention
-        # average p.v reaches 2^16 * 127 * window: float64.
-        self.k = torch.zeros(S, H, window, d_head, dtype=torch.float32, device=device)
-        self.v = torch.zeros(S, H, window, d_head, dtype=torch.float64, device=device)
-        self.pos = torch.full((window,), -(1 << 40), dtype=torch.int64, device=device)  # empty slots are far away
+    Its inputs are at most ACT_MAX in magnitude, so ``bound`` (the largest |sum * mant|
+    of any live row) bounds every value before the rounding shift, ``out_bound`` after it.
+    """
 
-    def store(self, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor):
-        W = self.pos.numel()
-        k, v, pos = k[:, :, -W:], v[:, :, -W:], pos[-W:]
-        slots = pos % W
-        self.k[:, :, slots] = k
-        self.v[:, :, slots] = v
-        self.pos[slots] = pos
+    def __init__(self, q: QTensor, shift: int, rows: np.ndarray | None = None, cols: np.ndarray | None = None):
+        """The map restricted to ``rows`` and ``cols`` (default: all), less the rows that are always 0."""
+        values = q.values.numpy()
+        rows = np.arange(values.shape[0]) if rows is None else rows
+        cols = np.arange(values.shape[1]) if cols is None else cols
+        sums = np.abs(values[np.ix_(rows, cols)]).sum(1) * ACT_MAX * q.mant
+        # A row whose largest sum is below 2**(shift-1) rounds to 0 whatever its inputs.
+        self.rows = rows[sums >= (1 << min(shift - 1, 62) if shift > 0 else 1)]
+        self.cols = cols[values[np.ix_(self.rows, cols)].any(0)]
+        self.values = values[np.ix_(self.rows, self.cols)]
+        self.mant, self.shift = q.mant, shift if len(self.rows) else 0
+        self.bound = int(np.abs(self.values).sum(1).max()) * ACT_MAX * q.mant if len(self.rows) else 0
+
+    @property
+    def out_bound(self) -> int:
+        return (self.bound >> self.shift) + 1 if self.shift > 0 else self.bound << -self.shift
+
+    def magnitudes(self) -> list[int]:
+        """The largest magnitudes the engine holds for this map: the sum plus the rounding
+        term, and the result (the engine adds it to the residual in int64)."""
+        return [self.bound + (1 << (self.shift - 1) if self.shift > 0 else 0), self.out_bound]
+
+    def dense(self) -> bool:
+        return np.count_nonzero(self.values) * SPARSE_COST >= self.values.size
+
+    def macs(self) -> int:
+        return self.values.size if self.dense() else int(np.count_nonzero(self.values))
+
+    def spec(self, inputs: np.ndarray | None = None) -> tuple:
+        """What the engine reads (engine.c, read_lin). ``inputs``: the dense columns as laid out in
+        the input buffer, when it holds only some of them (default: all, in order)."""
+        in_idx = self.cols if inputs is None else np.searchsorted(inputs, self.cols)
+        head = (_i32(in_idx), _i32(self.rows), self.mant, self.shift)
+        if self.dense():
+            return (*head, np.ascontiguousarray(self.values, dtype=np.int16), None, None, None)
+        rows, cols = np.nonzero(self.values)  # row-major order
+        row_ptr = np.searchsorted(rows, np.arange(len(self.rows) + 1))
+        return (*head, None, _i32(row_ptr), _i32(in_idx[cols]), np.ascontiguousarray(self.values[rows, cols], dtype=np.int16))
+
+
+def _i32(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _concat(arrays) -> np.ndarray:
+    return np.concatenate([np.zeros(0, dtype=np.int64), *arrays])
+
+
+class _Plan:
+    """The pruned model as the engine reads it, the proof that int32 suffices, and its cost."""
+
+    def __init__(self, w: IntWeights):
+        self.cfg, self.e, self.w = w.cfg, w.act_exp, w.weights
+        self.maps: list[_Map] = []  # every map the engine runs
+        self.magnitudes: list[int] = []  # the largest values it holds outside the maps
+        self.attention_macs = 0
+        head = self._used(self._map("head"))
+        self.magnitudes.append(2 * head.out_bound)  # max logit - logit
+        self.emb_k, self.emb, self.layers = [], [], []
+        if len(head.rows):  # else every logit is 0, and no other weight can change a frequency
+            for k in range(self.cfg.n_prev + 1):
+                q = self.w[f"emb{k}"]
+                table = rshift_round(q.values * q.mant, q.exp - self.e["resid"]).numpy()
+                if table.any():
+                    self.emb_k.append(k)
+                    self.emb.append(table)
+            self.magnitudes.append(sum(int(np.abs(t).max()) for t in self.emb))
+            self.layers = [(self._attention(i), self._mlp(i)) for i in range(self.cfg.n_layer)]
+        self.head = (self._norm("head_in", head), head.spec())
+
+    def _map(self, name: str, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> _Map:
+        q = self.w[name]
+        in_exp, out_exp = _exps(name, self.e)
+        return _Map(q, q.exp + in_exp - out_exp, rows, cols)
+
+    def _used(self, m: _Map) -> _Map:
+        self.maps.append(m)
+        return m
+
+    def _norm(self, site: str, *maps: _Map) -> tuple:
+        """An RMSNorm to the int8 grid of ``site``, run where one of the maps reads it."""
+        return (any(len(m.cols) for m in maps), math.isqrt(self.cfg.d_model << 2 * (self.e[site] + NORM_FRAC_BITS)))
+
+    def _attention(self, i: int) -> tuple | None:
+        cfg, dh, win = self.cfg, self.cfg.d_head, self.cfg.window
+        rows = {n: self._map(f"l{i}.w{n}").rows for n in "qkv"}
+        # Value dimensions: v's row and wo's column nonzero. Score dimensions: q's and k's rows.
+        value = np.intersect1d(rows["v"], self._map(f"l{i}.wo").cols)
+        wo = self._map(f"l{i}.wo", cols=value)
+        if not len(wo.rows):
+            return None
+        heads = np.unique(value // dh)
+        shift = self.e[f"l{i}.q"] + self.e[f"l{i}.k"] + (dh.bit_length() - 1) // 2 - LOGIT_BITS
+        score = np.intersect1d(rows["q"], rows["k"])
+        # A head whose largest score rounds to 0 attends by distance alone.
+        per_head = [score[score // dh == h] for h in heads]
+        per_head = [s if shift <= 0 or len(s) * ACT_MAX**2 >= 1 << (shift - 1) else s[:0] for s in per_head]
+        score = _concat(per_head)
+        shift = shift if len(score) else 0
+        wq, wk, wv = (self._used(self._map(f"l{i}.w{n}", rows=r)) for n, r in (("q", score), ("k", score), ("v", value)))
+        self._used(wo)
+        slopes = alibi_slopes(cfg.n_head)
+        spec, s0, v0 = [], 0, 0
+        for h, s in zip(heads, per_head):
+            n_v = int(np.count_nonzero(value // dh == h))
+            spec.append((s0, len(s), v0, n_v, 1 << (LOGIT_BITS - slopes[h])))
+            s0, v0 = s0 + len(s), v0 + n_v
+        # A score plus its rounding term or times its scale; the scores with distance and their
+        # differences; the sum of p * v.
+        largest = max(len(s) for s in per_head) * ACT_MAX**2
+        score_max = largest + (1 << (shift - 1)) if shift > 0 else largest << -shift
+        self.magnitudes += [score_max, 2 * (score_max + (1 << LOGIT_BITS) * win), win * EXP_ONE * ACT_MAX]
+        self.attention_macs += win * (len(score) + len(value))
+        return (
+            self._norm(f"l{i}.attn_in", wq, wk, wv),
+            wq.spec(), wk.spec(), wv.spec(), wo.spec(value),
+            _i32(spec).reshape(-1), shift,
+        )
+
+    def _mlp(self, i: int) -> tuple | None:
+        neurons = np.intersect1d(self._map(f"l{i}.w1").rows, self._map(f"l{i}.w2").cols)
+        w2 = self._map(f"l{i}.w2", cols=neurons)
+        if not len(w2.rows):
+            return None
+        w1 = self._used(self._map(f"l{i}.w1", rows=neurons))
+        self._used(w2)
+        return (self._norm(f"l{i}.mlp_in", w1), w1.spec(), w2.spec(neurons))
+
+    def narrow(self) -> bool:
+        return max(self.magnitudes + [v for m in self.maps for v in m.magnitudes()]) < INT32_LIMIT
+
+    def macs(self) -> int:
+        return sum(m.macs() for m in self.maps) + self.attention_macs
 
 
 class IntModel:
-    def __init__(self, w: IntWeights, device: str | torch.device = "cpu"):
+    """The integer model over lock-step streams; ``threads`` defaults to torch's."""
+
+    def __init__(self, w: IntWeights, threads: int | None = None):
         check_bounds(w)
-        cfg = w.cfg
-        self.cfg, self.device = cfg, torch.device(device)
-        self.e = dict(w.act_exp)
-        self.table = torch.tensor(exp_table(), dtype=torch.int64, device=self.device)
-        e_res = self.e["resid"]
-        # Embeddings go straight to residual units, one lookup table per previous-byte offset.
-        self.emb = [
-            rshift_round(w.weights[f"emb{k}"].values.to(self.device) * w.weights[f"emb{k}"].mant, w.weights[f"emb{k}"].exp - e_res)
-            for k in range(cfg.n_prev + 1)
-        ]
-        # Linear layers: transposed float copies for exact matmuls, plus the integer scale.
-        self.lin = {name: (_exact_float(q.values, q.values.shape[1] * ACT_MAX).to(self.device).T.contiguous(), q.mant, q.exp) for name, q in w.weights.items() if not name.startswith("emb")}
-        self.slope_units = torch.tensor([1 << (LOGIT_BITS - s) for s in alibi_slopes(cfg.n_head)], device=self.device).view(1, -1, 1, 1)
-        self.score_shift = [self.e[f"l{i}.q"] + self.e[f"l{i}.k"] + (cfg.d_head.bit_length() - 1) // 2 - LOGIT_BITS for i in range(cfg.n_layer)]
-    def linear(self, x: torch.Tensor, name: str, in_exp: int, out_exp: int) -> torch.Tensor:
-        wt, mant, exp = self.lin[name]
-        acc = (x.to(wt.dtype) @ wt).long()
-        return rshift_round(acc * mant, exp + in_exp - out_exp)
-
-    def norm(self, x: torch.Tensor, out_exp: int) -> torch.Tensor:
-        """RMSNorm to the int8 grid 2**-out_exp: x * sqrt(d) / sqrt(sum x^2)."""
-        d = self.cfg.d_model
-        root = isqrt((x * x).sum(-1, keepdim=True)).clamp(min=1) << NORM_FRAC_BITS
-        c = math.isqrt(d << 2 * (out_exp + NORM_FRAC_BITS))
-        return div_round(x * c, root).clamp(-ACT_MAX, ACT_MAX)
-
-    def new_state(self, S: int) -> dict:
-        cfg = self.cfg
-        return {
-            "t": 0,
-            "prev": torch.full((S, cfg.n_prev), BOS, dtype=torch.int64, device=self.device),
-            "caches": [AttentionCache(S, cfg.n_head, cfg.window, cfg.d_head, self.device) for _ in range(cfg.n_layer)],
-        }
-
-    def attention(self, i: int, h: torch.Tensor, cache: AttentionCache, pos: torch.Tensor) -> torch.Tensor:
-        cfg, e = self.cfg, self.e
-        S, C, _ = h.shape
-        H, dh = cfg.n_head, cfg.d_head
-        q, k, v = (
-            self.linear(h, f"l{i}.w{n}", e[f"l{i}.attn_in"], e[f"l{i}.{n}"]).clamp(-ACT_MAX, ACT_MAX).view(S, C, H, dh).transpose(1, 2)
-            for n in "qkv"
+        self.cfg = w.cfg
+        plan = _Plan(w)
+        self.wide = not plan.narrow()
+        # Multiply-adds per stream and step once the window is full, as run (dense maps count
+        # every entry of their live block, sparse ones their nonzeros).
+        self.multiply_adds = plan.macs()
+        emb = np.stack(plan.emb) if plan.emb else np.zeros((0, VOCAB + 1, self.cfg.d_model))
+        self._engine = Engine(
+            np.array(exp_table(), dtype=np.int32),
+            self.cfg.d_model,
+            self.cfg.window,
+            self.cfg.n_prev,
+            self.wide,
+            np.array(plan.emb_k, dtype=np.int32),
+            np.ascontiguousarray(emb, dtype=np.int64 if self.wide else np.int32),
+            plan.layers,
+            plan.head,
+            threads or torch.get_num_threads(),
         )
-        q, k, v = q.float(), k.float(), v.double()
-        if C == 1:  # decoder: the new key overwrites the one that just left the window
-            cache.store(k, v, pos)
-            keys, values, kpos = cache.k, cache.v, cache.pos
-        else:
-            keys, values, kpos = torch.cat([cache.k, k], 2), torch.cat([cache.v, v], 2), torch.cat([cache.pos, pos])
-            cache.store(k, v, pos)
-        dist = pos[:, None] - kpos[None, :]
-        visible = (dist >= 0) & (dist < cfg.window)
-        z = rshift_round((q @ keys.transpose(-1, -2)).long(), self.score_shift[i]) - self.slope_units * dist
-        z = z.masked_fill(~visible, _MASKED)
-        u = (z.amax(-1, keepdim=True) - z).clamp(max=self.table.numel() - 1)
-        p = self.table[u]
-        y = div_round((p.double() @ values).long(), p.sum(-1, keepdim=True))
-        return y.transpose(1, 2).reshape(S, C, -1)
 
-    def run(self, tokens: torch.Tensor, state: dict) -> torch.Tensor:
-        """Integer frequencies (S, C, 256), all >= 1, for the byte after each of ``tokens`` (S, C)."""
-        cfg, e = self.cfg, self.e
-        S, C = tokens.shape
-        P = cfg.n_prev
-        ctx = torch.cat([state["prev"], tokens], 1)
-        x = sum(self.emb[k][ctx[:, P - k : P - k + C]] for k in range(P + 1)).clamp(-RESID_MAX, RESID_MAX)
-        pos = torch.arange(state["t"], state["t"] + C, device=self.device)
-        for i, cache in enumerate(state["caches"]):
-            y = self.attention(i, self.norm(x, e[f"l{i}.attn_in"]), cache, pos)
-            x = (x + self.linear(y, f"l{i}.wo", e[f"l{i}.v"], e["resid"])).clamp(-RESID_MAX, RESID_MAX)
-            h = self.linear(self.norm(x, e[f"l{i}.mlp_in"]), f"l{i}.w1", e[f"l{i}.mlp_in"], e[f"l{i}.hidden"]).clamp(0, ACT_MAX)
-            x = (x + self.linear(h, f"l{i}.w2", e[f"l{i}.hidden"], e["resid"])).clamp(-RESID_MAX, RESID_MAX)
-        z = self.linear(self.norm(x, e["head_in"]), "head", e["head_in"], LOGIT_BITS)
-        u = (z.amax(-1, keepdim=True) - z).clamp(max=self.table.numel() - 1)
-        state["t"] += C
-        state["prev"] = ctx[:, ctx.shape[1] - P :]
-        return self.table[u].clamp(min=1)
+    @property
+    def isa(self) -> str:
+        """The instruction set the engine's step was compiled for (engine/forward.c)."""
+        return self._engine.isa
 
+    def new_state(self, S: int):
+        return self._engine.new_state(S)
+
+    def run(self, tokens, state, out: np.ndarray | None = None) -> np.ndarray:
+        """Integer frequencies (S, C, 256) int64, all >= 1, for the byte after each of ``tokens`` (S, C).
+
+        ``out``, when given, receives them (a C-contiguous int64 array of that shape) and is returned.
+        """
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        if out is None:
+            out = np.empty((*tokens.shape, VOCAB), dtype=np.int64)
+        self._engine.run(state, tokens, out)
+        return out
