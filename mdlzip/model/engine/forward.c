@@ -4,9 +4,9 @@
    count and any batch layout give the same frequencies. Every sum of products is
    accumulated in int32 when int_model.py proved from the weights and the
    activations' ranges that it fits, else in int64 (forward_step.h is compiled
-   once for each). The RMSNorm's quotients need int64 either way; its square root
-   starts from the float sqrt, which is correctly rounded, and is then corrected
-   in integers, so no platform float decides a result.
+   once for each). The RMSNorm needs int64 either way; its square root and its
+   quotients start from double estimates that are then corrected in integers, so
+   no float decides a result.
 
    The step is compiled for several instruction sets, one chosen when the module
    loads (forward_init): with GCC on x86-64 for the x86-64-v4 (AVX-512) and v3
@@ -62,7 +62,7 @@ static int64_t isqrt64(int64_t n) {
    in integers: its magnitude is below 2^41 and the estimate's relative error below 2^-50, so the
    estimate's floor is the true one or one off, and one integer comparison each way makes it
    exact. The estimate is clamped to +-128 first, where the final clamp to +-127 decides anyway,
-   so the products in the comparisons stay below 2^46. Division by int64 would not vectorize. */
+   so the products in the comparisons stay below 2^46. An int64 division costs tens of cycles. */
 INLINE void norm(const int32_t *restrict x, int d, const Norm *n, int32_t *restrict a) {
     if (!n->live) return;
     int64_t ss = 0;
