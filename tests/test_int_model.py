@@ -144,6 +144,16 @@ def test_rows_that_round_to_zero_are_dropped_exactly():
     assert_engine_is_reference(w, random_tokens(3, 20, 5), layouts=((1, 1),))
 
 
+@pytest.mark.parametrize("offset", [-6, -2, 3, 9])
+def test_norms_that_round_or_saturate_are_exact(offset):
+    """Finer or coarser RMSNorm grids: quotients near every rounding boundary, or far past +-127."""
+    w = random_int_weights(seed=8)
+    for site in w.act_exp:
+        if site.endswith(("attn_in", "mlp_in", "head_in")):
+            w.act_exp[site] = min(20, max(-8, w.act_exp[site] + offset))
+    assert_engine_is_reference(w, random_tokens(3, 24, 3), layouts=((1, 1), (2, 24)))
+
+
 def test_wide_sums_when_int32_is_not_proven():
     """Weights whose sums could pass 2**30 run in int64, still exactly."""
     w = random_int_weights(seed=6)
