@@ -144,6 +144,16 @@ def test_rows_that_round_to_zero_are_dropped_exactly():
     assert_engine_is_reference(w, random_tokens(3, 20, 5), layouts=((1, 1),))
 
 
+@pytest.mark.parametrize("offset", [-6, -2, 3, 9])
+def test_norms_that_round_or_saturate_are_exact(offset):
+    """Finer or coarser RMSNorm grids: quotients near every rounding boundary, or far past +-127."""
+    w = random_int_weights(seed=8)
+    for site in w.act_exp:
+        if site.endswith(("attn_in", "mlp_in", "head_in")):
+            w.act_exp[site] = min(20, max(-8, w.act_exp[site] + offset))
+    assert_engine_is_reference(w, random_tokens(3, 24, 3), layouts=((1, 1), (2, 24)))
+
+
 def test_wide_sums_when_int32_is_not_proven():
     """Weights whose sums could pass 2**30 run in int64, still exactly."""
     w = random_int_weights(seed=6)
@@ -216,3 +226,20 @@ def test_weight_step_follows_the_kept_weights():
     mant, exp = weight_step(kept, 0.5)
     assert 128 <= mant <= 255 and mant * 2.0**-exp == pytest.approx(0.5 * float(kept.pow(2).mean().sqrt()), rel=0.01)
     assert weight_step(torch.zeros(4, 4), 1.0)[0] in range(128, 256)
+
+
+def test_the_engine_checks_every_index_it_is_given():
+    """No description can make the C engine read or write out of bounds: bad ones are refused."""
+    from mdlzip.model._engine import Engine
+    from mdlzip.model.int_model import _Plan
+
+    plan = _Plan(random_int_weights())
+    norm, head = plan.head
+    emb = np.stack(plan.emb).astype(np.int32)
+    args = (np.array(exp_table(), dtype=np.int32), TINY.d_model, TINY.window, TINY.n_prev, False, np.array(plan.emb_k, dtype=np.int32))
+    Engine(*args, emb, plan.layers, plan.head, 1)  # the description as built
+    bad_input = (head[0] + 1000, *head[1:])
+    bad_output = (head[0], head[1] + 256, *head[2:])
+    for description in ((emb, plan.layers, (norm, bad_input)), (emb, plan.layers, (norm, bad_output)), (emb[:1], plan.layers, plan.head)):
+        with pytest.raises(ValueError, match="engine description"):
+            Engine(*args, *description, 1)

@@ -12,9 +12,9 @@ any machine, thread count and batch layout.
   are all zero are dropped; so are rows whose largest possible sum rounds to 0
   in the requantizing shift, and query/key dimensions whose scores do. Each
   dropped value is an exact zero of the dense model, so the frequencies are the
-  dense model's, bit for bit. A map sparse enough (see SPARSE_COST) is run as
-  a sparse product. A model whose output layer is all zero predicts uniform frequencies,
-  and its engine runs nothing but the exp table's first entry.
+  dense model's, bit for bit. A map sparse enough (see SPARSE_COST) runs as a
+  sparse product. A model whose output layer is all zero (the empty model)
+  predicts uniform frequencies: its engine computes nothing else.
 - Every sum of products is accumulated in int32 when the weights' and the
   activations' ranges prove that every value fits (``_Plan.narrow``; always, for
   the models mdlzip trains), else in int64.
@@ -89,7 +89,8 @@ def _exps(name: str, act_exp: dict[str, int]) -> tuple[int, int]:
 
 
 def check_bounds(w: IntWeights):
-    """Reject weights whose arithmetic could leave int64 or the exact float64 range.
+    """Reject weights whose arithmetic could leave the ranges FORMAT.md allows (int64; a linear
+    map's sums below 2**53, where the dense reference engine's float64 products are exact).
 
     Honest archives are far inside these bounds; a hostile one must fail here,
     not wrap around silently later.

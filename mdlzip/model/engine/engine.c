@@ -69,9 +69,9 @@ static const void *array(Engine *e, PyObject *obj, int size, Py_ssize_t *n, cons
     return copy;
 }
 
-static int indices(const int32_t *idx, Py_ssize_t n, int limit) {
+static int indices(const int32_t *idx, Py_ssize_t n, int limit, const char *what) {
     for (Py_ssize_t i = 0; i < n; i++)
-        if (idx[i] < 0 || idx[i] >= limit) return -1;
+        if (idx[i] < 0 || idx[i] >= limit) return fail(what);
     return 0;
 }
 
@@ -105,7 +105,9 @@ static int read_lin(Engine *e, PyObject *obj, Lin *L, int in_width, int out_widt
     L->n_in = (int)n_in;
     L->n_out = (int)n_out;
     L->n_pad = (L->n_in + ROW_PAD - 1) / ROW_PAD * ROW_PAD;
-    if (read_scale(&e->m, mant, shift, &L->scale) || indices(L->in_idx, n_in, in_width) || indices(L->out_idx, n_out, out_width)) return -1;
+    if (read_scale(&e->m, mant, shift, &L->scale) || indices(L->in_idx, n_in, in_width, "map inputs") ||
+        indices(L->out_idx, n_out, out_width, "map outputs"))
+        return -1;
     if (dense != Py_None) {
         const int16_t *w = array(e, dense, 2, &len, "dense weights");
         if (!w) return -1;
@@ -118,7 +120,8 @@ static int read_lin(Engine *e, PyObject *obj, Lin *L, int in_width, int out_widt
     }
     L->dense = NULL;
     if (!(L->row_ptr = array(e, row_ptr, 4, &len, "sparse rows")) || !(L->col = array(e, col, 4, &nnz, "sparse columns"))) return -1;
-    if (len != n_out + 1 || L->row_ptr[0] != 0 || L->row_ptr[n_out] != nnz || indices(L->col, nnz, in_width)) return fail("sparse map");
+    if (len != n_out + 1 || L->row_ptr[0] != 0 || L->row_ptr[n_out] != nnz) return fail("sparse map");
+    if (indices(L->col, nnz, in_width, "sparse columns")) return -1;
     for (Py_ssize_t o = 0; o < n_out; o++)
         if (L->row_ptr[o] > L->row_ptr[o + 1]) return fail("sparse map");
     if (!(L->val = array(e, val, 2, &len, "sparse values"))) return -1;
@@ -159,7 +162,8 @@ static int read_attention(Engine *e, PyObject *obj, Attention *A, size_t *cache_
 static int read_mlp(Engine *e, PyObject *obj, Mlp *M) {
     PyObject *norm, *w1, *w2;
     if (!PyArg_ParseTuple(obj, "OOO", &norm, &w1, &w2)) return -1;
-    if (read_norm(norm, &M->norm) || read_lin(e, w1, &M->w1, e->m.d, 1 << 30) || read_lin(e, w2, &M->w2, M->w1.n_out, e->m.d)) return -1;
+    /* w1's outputs stay compact (the live neurons): its out_idx is never used as an index. */
+    if (read_norm(norm, &M->norm) || read_lin(e, w1, &M->w1, e->m.d, INT32_MAX) || read_lin(e, w2, &M->w2, M->w1.n_out, e->m.d)) return -1;
     M->live = 1;
     return 0;
 }
@@ -192,7 +196,8 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
     if (!(m->emb_k = array(e, emb_k, 4, &n_emb, "embedding offsets")) || !(m->emb = array(e, emb, m->wide ? 8 : 4, &len, "embeddings")))
         return -1;
     m->n_emb = (int)n_emb;
-    if (indices(m->emb_k, n_emb, m->n_prev + 1) || len != n_emb * (VOCAB + 1) * m->d) return fail("embeddings");
+    if (indices(m->emb_k, n_emb, m->n_prev + 1, "embedding offsets")) return -1;
+    if (len != n_emb * (VOCAB + 1) * m->d) return fail("embeddings");
     PyObject *seq = PySequence_Fast(layers, "layers must be a sequence");
     if (!seq) return -1;
     m->n_layers = (int)PySequence_Fast_GET_SIZE(seq);

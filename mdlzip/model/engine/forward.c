@@ -4,9 +4,9 @@
    count and any batch layout give the same frequencies. Every sum of products is
    accumulated in int32 when int_model.py proved from the weights and the
    activations' ranges that it fits, else in int64 (forward_step.h is compiled
-   once for each). The RMSNorm's quotients need int64 either way; its square root
-   starts from the float sqrt, which is correctly rounded, and is then corrected
-   in integers, so no platform float decides a result.
+   once for each). The RMSNorm needs int64 either way; its square root and its
+   quotients start from double estimates that are then corrected in integers, so
+   no float decides a result.
 
    The step is compiled for several instruction sets, one chosen when the module
    loads (forward_init): with GCC on x86-64 for the x86-64-v4 (AVX-512) and v3
@@ -58,11 +58,13 @@ static int64_t isqrt64(int64_t n) {
 /* clamp(divr(x * c, root << 16), -127, 127), root = max(isqrt(sum x^2), 1), for every column:
    all d of them cost little more than the sum of squares, and vectorize without gathers.
    |x| <= 32767 and d <= 1024, so the sum of squares is below 2^40 and |x * c| at most 2^56
-   (c <= 2^41). The quotient num / den = (2xc + r) / 2r is estimated in double and then corrected
-   in integers: its magnitude is below 2^41 and the estimate's relative error below 2^-50, so the
-   estimate's floor is the true one or one off, and one integer comparison each way makes it
-   exact. The estimate is clamped to +-128 first, where the final clamp to +-127 decides anyway,
-   so the products in the comparisons stay below 2^46. Division by int64 would not vectorize. */
+   (c <= 2^41). The quotient Q = floor(num / den), num / den = (2xc + r) / 2r, is estimated in
+   double and truncated: the magnitude is below 2^41 and the estimate's relative error below
+   2^-50, so the truncation is Q - 1 .. Q + 2 (truncation rounds a negative quotient up). Each
+   integer comparison below moves an estimate above Q down by one, or one below Q up, and leaves
+   Q as it is: two down and one up make it exact. The estimate is clamped to +-129 first, where
+   the final clamp to +-127 decides anyway, so the products compared stay below 2^45. An int64
+   division costs tens of cycles, and floor() keeps compilers from vectorizing. */
 INLINE void norm(const int32_t *restrict x, int d, const Norm *n, int32_t *restrict a) {
     if (!n->live) return;
     int64_t ss = 0;
@@ -73,11 +75,11 @@ INLINE void norm(const int32_t *restrict x, int d, const Norm *n, int32_t *restr
     const double inv = 1.0 / (double)den;
     for (int j = 0; j < d; j++) {
         const int64_t num = 2 * x[j] * c + root;
-        double e = floor((double)num * inv);
-        e = e < -(ACT_MAX + 1) ? -(ACT_MAX + 1) : e > ACT_MAX + 1 ? ACT_MAX + 1 : e;
-        int64_t q = (int64_t)e;
-        q -= q * den > num;
-        q += (q + 1) * den <= num;
+        int64_t q = (int64_t)((double)num * inv);
+        q = q < -(ACT_MAX + 2) ? -(ACT_MAX + 2) : q > ACT_MAX + 2 ? ACT_MAX + 2 : q;
+        q = q * den > num ? q - 1 : q;
+        q = q * den > num ? q - 1 : q;
+        q = (q + 1) * den <= num ? q + 1 : q;
         a[j] = (int32_t)(q < -ACT_MAX ? -ACT_MAX : q > ACT_MAX ? ACT_MAX : q);
     }
 }
