@@ -13,7 +13,7 @@ from mdlzip.coding.data_coder import segment_lengths
 from mdlzip.errors import MdlzipError
 from mdlzip.model.config import BOS, ModelConfig
 from mdlzip.train.plan import plan_for
-from mdlzip.train.trainer import TrainPlan, bits_per_byte, evaluate_bpb, train
+from mdlzip.train.trainer import ByteWindows, TrainPlan, bits_per_byte, evaluate_bpb, train
 
 from neural_helpers import random_float_model
 
@@ -110,3 +110,55 @@ def test_plan_grows_with_the_input_and_the_level():
     assert (cfg.d_model, plan.steps, plan.sparsifier) == (32, 5, "l1")
     with pytest.raises(MdlzipError):
         plan_for(100_000, 10)
+
+
+def test_windows_keep_the_input_as_given_and_widen_only_what_they_draw():
+    """The input and the side models' probabilities are held as they come (uint8, uint16: no
+    int64 or float copies of the whole input); a draw is the windows of the padded input."""
+    data = bytes(range(256)) * 4
+    side = np.random.default_rng(0).integers(1, 65536, size=(len(data), 8), dtype=np.uint16)
+    windows = ByteWindows(data, n_prev=2, seq_len=16, device="cpu", side_probs=side)
+    assert windows.raw.base is data and windows.side is side
+    x, y, logits = windows.sample(6, torch.Generator().manual_seed(5))
+    starts = torch.randint(0, len(data) - 16 + 1, (6,), generator=torch.Generator().manual_seed(5))
+    padded = [BOS] * 3 + list(data[:-1])  # input token t is byte t - 1, after n_prev + 1 BOS
+    for b, s in enumerate(starts.tolist()):
+        assert x[b].tolist() == padded[s : s + 18] and y[b].tolist() == list(data[s : s + 16])
+        p = side[s : s + 16].astype(np.float64)
+        assert np.allclose(logits[b].numpy(), np.log(p / (65536 - p)), rtol=1e-5)
+    # A rank's share of the same draw.
+    x2, _, _ = windows.sample(6, torch.Generator().manual_seed(5), slice(2, 4))
+    assert torch.equal(x2, x[2:4])
+
+
+def test_evaluate_bpb_samples_evenly_at_a_bounded_cost():
+    model = random_float_model()
+    data = (b"The side models code most of text well; " * 40 + bytes(range(256))) * 4
+    positions = []
+    model.register_forward_pre_hook(lambda m, args: positions.append(args[0].shape[0] * args[0].shape[1]))
+    full = evaluate_bpb(model, data, streams=4, chunk=64)
+    positions.clear()
+    part = evaluate_bpb(model, data, streams=4, chunk=64, max_bytes=1024)
+    # 16 chunks of 64 with their window - 1 + n_prev positions of context, not the whole input.
+    assert sum(positions) <= 16 * (64 + model.cfg.window - 1 + model.cfg.n_prev)
+    assert part == pytest.approx(full, rel=0.05)
+
+
+def test_training_work_does_not_grow_with_the_input(monkeypatch):
+    """The positions the model is run on during a whole training run (the steps, the mask choice,
+    the codelength measurements) are about the same for a 10 times larger input."""
+    import mdlzip.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "EVAL_BYTES", 4096)
+    counts = []
+    for data in (DATA * 40, DATA * 400):
+        positions = []
+        hook = torch.nn.modules.module.register_module_forward_pre_hook(
+            lambda m, args: positions.append(args[0].numel()) if isinstance(m, trainer.ByteTransformer) else None
+        )
+        try:
+            train(data, TINY, TrainPlan(steps=20, batch=4, seq_len=32, seed=3), torch.device("cpu"), streams=8)
+        finally:
+            hook.remove()
+        counts.append(sum(positions))
+    assert counts[1] <= 1.1 * counts[0]

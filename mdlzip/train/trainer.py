@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..coding.data_coder import segment_lengths
-from ..model.config import BOS, N_TOKENS, ModelConfig
+from ..model.config import BOS, N_TOKENS, VOCAB, ModelConfig
 from ..coding import weight_codec
 from ..coding.adaptive.logistic import P16_ONE
 from ..model.convert import to_integer
@@ -33,6 +33,11 @@ from ..model.float_model import ByteTransformer, weight_step
 from . import sparsity
 from .sparsity import tamade
 from .sparsity.base import Sparsifier
+
+
+# The float model's codelengths reported with the archive are measured on at most this many bytes
+# of the input, evenly spread: at 4 MiB a whole pass cost more than the training itself.
+EVAL_BYTES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class TrainPlan:
 @dataclass
 class TrainResult:
     model: ByteTransformer
-    float_bpb: float  # the float model's codelength of the input before pruning and quantization (nan if not measured)
+    float_bpb: float  # the float model's codelength of the input (up to EVAL_BYTES of it) before pruning and quantization (nan if not measured)
     final_bpb: float  # the same for the final pruned model with fake quantization, what the integer model approximates
     qat_bpb: float  # mean data term of the objective over the last 5% of steps, in bits per byte
     seconds: float
@@ -65,30 +70,53 @@ class TrainResult:
     rel_step: float  # the quantization step chosen
 
 
+def _tokens(raw: np.ndarray, first: np.ndarray, floor: np.ndarray, width: int) -> torch.Tensor:
+    """(B, width) input tokens: bytes first[b] .. first[b] + width - 1 of ``raw``, BOS for those before floor[b]
+    (the start of their segment). Only the windows asked for are widened to int64."""
+    idx = first[:, None] + np.arange(width)
+    return torch.from_numpy(np.where(idx >= floor[:, None], raw[np.maximum(idx, 0)].astype(np.int64), BOS))
+
+
+def _present(raw: np.ndarray) -> np.ndarray:
+    """Which byte values occur, counted a slice at a time: bincount widens its input to int64."""
+    counts = np.zeros(VOCAB, dtype=np.int64)
+    for i in range(0, len(raw), 1 << 20):
+        counts += np.bincount(raw[i : i + (1 << 20)], minlength=VOCAB)
+    return counts > 0
+
+
+# The side models' logit (nats) of a bit for each of their 16-bit probabilities: a table, so that the
+# (n, 8) probabilities stay as they come (uint16) and only the windows drawn become float.
+with np.errstate(divide="ignore"):
+    _P16 = np.arange(P16_ONE, dtype=np.float32)
+    _SIDE_LOGIT = np.log(_P16 / (P16_ONE - _P16))
+del _P16
+
+
 class ByteWindows:
     """Random windows of the input: model inputs (with n_prev bytes of left context), targets and,
-    when given, the side models' logit (nats) of each bit of each target."""
+    when given, the side models' logit (nats) of each bit of each target.
+
+    Holds the input and the side models' probabilities as given (uint8 and uint16, no copies), so
+    memory and the work of a draw follow the batch, not the input.
+    """
 
     def __init__(self, data: bytes, n_prev: int, seq_len: int, device, side_probs: Optional[np.ndarray] = None):
-        raw = torch.from_numpy(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
-        # Input token t is byte t-1 (BOS before the start), preceded by n_prev BOS of context.
-        self.inputs = torch.cat([torch.full((n_prev + 1,), BOS, dtype=torch.int64), raw[:-1]]).to(device)
-        self.targets = raw.to(device)
-        if side_probs is not None:
-            p = np.asarray(side_probs, dtype=np.float32)
-            side_probs = torch.from_numpy(np.log(p / (P16_ONE - p))).to(device)
+        self.raw = np.frombuffer(data, dtype=np.uint8)
         self.side = side_probs
         self.n_prev, self.seq_len = n_prev, min(seq_len, len(data))
         self.device = device
 
-    def sample(self, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    def sample(self, batch: int, gen: torch.Generator, share: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """``batch`` windows drawn from ``gen``, of which ``share`` is made (a rank's part of a batch)."""
         L, P = self.seq_len, self.n_prev
-        starts = torch.randint(0, len(self.targets) - L + 1, (batch,), generator=gen).to(self.device)
-        offs = torch.arange(L + P, device=self.device)
-        x = self.inputs[starts[:, None] + offs]
-        y = self.targets[starts[:, None] + offs[:L]]
-        side = None if self.side is None else self.side[starts[:, None] + offs[:L]]
-        return x, y, side
+        starts = torch.randint(0, len(self.raw) - L + 1, (batch,), generator=gen).numpy()[share]
+        # Input token t is byte t - 1 (BOS before the start), preceded by n_prev tokens of context.
+        x = _tokens(self.raw, starts - P - 1, np.zeros_like(starts), L + P)
+        targets = starts[:, None] + np.arange(L)
+        y = torch.from_numpy(self.raw[targets].astype(np.int64))
+        side = None if self.side is None else torch.from_numpy(_SIDE_LOGIT[self.side[targets]]).to(self.device)
+        return x.to(self.device), y.to(self.device), side
 
 
 def bits_per_byte(
@@ -117,29 +145,39 @@ def bits_per_byte(
 
 
 @torch.no_grad()
-def evaluate_bpb(model: ByteTransformer, data: bytes, streams: int, chunk: int = 1024) -> float:
+def evaluate_bpb(model: ByteTransformer, data: bytes, streams: int, chunk: int = 256, max_bytes: Optional[int] = None) -> float:
     """The float model's ideal codelength of the input in the coding layout, in bits per byte.
 
-    Segments start from BOS exactly as the data coder's do; long segments are cut
-    into chunks that carry window - 1 positions of left context, so every position
-    sees what it would see when coded.
+    Segments start from BOS exactly as the data coder's do; they are cut into
+    chunks that carry window - 1 positions of left context, so every position
+    sees what it would see when coded. With ``max_bytes``, only that many bytes'
+    worth of chunks, evenly spread over the input, are measured: an estimate whose
+    cost does not grow with the input. Short chunks keep the attention matrices
+    (chunk + window)^2 small.
     """
     cfg, device = model.cfg, next(model.parameters()).device
     P, W = cfg.n_prev, cfg.window
-    raw = torch.from_numpy(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
+    raw = np.frombuffer(data, dtype=np.uint8)
     lengths = segment_lengths(len(data), streams)
-    total, start = 0.0, 0
-    # Segments of equal length go through the model together, a few at a time.
-    for length, count in ((lengths[0], len(lengths) - 1), (lengths[-1], 1)) if lengths else ():
-        segs = raw[start : start + length * count].view(count, length)
-        inputs = torch.cat([torch.full((count, P + 1), BOS, dtype=torch.int64), segs[:, :-1]], 1)
-        for b in range(0, count, 16):
-            for t0 in range(0, length, chunk):
-                c0, t1 = max(0, t0 - W + 1), min(length, t0 + chunk)
-                logits = model(inputs[b : b + 16, c0 : t1 + P].to(device))[:, t0 - c0 :]
-                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), segs[b : b + 16, t0:t1].reshape(-1).to(device), reduction="sum"))
-        start += length * count
-    return total / math.log(2) / max(1, len(data))
+    # (segment start, chunk start, chunk end) in bytes; the context starts W - 1 before, within the segment.
+    chunks = [(a, a + t0, a + min(length, t0 + chunk)) for a, length in zip(np.cumsum([0] + lengths[:-1]).tolist(), lengths) for t0 in range(0, length, chunk)]
+    if max_bytes is not None and len(chunks) * chunk > max_bytes:
+        keep = max(1, max_bytes // chunk)
+        chunks = [chunks[i * len(chunks) // keep] for i in range(keep)]
+    # Chunks of the same context and target lengths go through the model together.
+    shapes: dict[tuple[int, int], list] = {}
+    for a, t0, t1 in chunks:
+        shapes.setdefault((min(W - 1, t0 - a), t1 - t0), []).append((a, t0))
+    total, count = 0.0, 0
+    for (context, length), group in shapes.items():
+        for b in range(0, len(group), 16):
+            seg, start = (np.array(v, dtype=np.int64) for v in zip(*group[b : b + 16]))
+            x = _tokens(raw, start - context - P - 1, seg, context + length + P).to(device)
+            y = torch.from_numpy(raw[start[:, None] + np.arange(length)].astype(np.int64)).to(device)
+            logits = model(x)[:, context:]
+            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+            count += y.numel()
+    return total / math.log(2) / max(1, count)
 
 
 class Pricer:
@@ -229,7 +267,7 @@ def train(
     # Byte values absent from the input are never an input token: their embedding rows
     # are dead weight, so they are masked to zero and cost nothing to store.
     present = torch.zeros(N_TOKENS, dtype=torch.bool)
-    present[torch.from_numpy(np.unique(np.frombuffer(data, dtype=np.uint8)).astype(np.int64))] = True
+    present[:VOCAB] = torch.from_numpy(_present(np.frombuffer(data, dtype=np.uint8)))
     present[BOS] = True
     for emb in model.emb:
         emb.mask.copy_(present[:, None].float().expand_as(emb.mask))
@@ -264,7 +302,7 @@ def train(
         sparsifier.finish()
         model.eval()
         if streams:
-            float_bpb = evaluate_bpb(model, data, streams)
+            float_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES)
         rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
         x = windows.sample(min(64, 8 * plan.batch), gen)[0]
         model.start_quantization(x, rel_step)
@@ -302,5 +340,5 @@ def train(
     if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
         finish_training_phase()
     model.eval()
-    final_bpb = evaluate_bpb(model, data, streams) if streams else float("nan")
+    final_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES) if streams else float("nan")
     return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step)
