@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from . import api
 from .errors import MdlzipError
-from .train import sparsity  # the names only: torch-free, and no trainer is loaded
+from .train import distributed, sparsity  # torch-free at import: no trainer is loaded
 
 SUFFIX = ".mdlz"
 STDIO = "-"
@@ -340,6 +340,8 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
     """
     if stdout and len(files) > 1:
         raise click.UsageError("-c takes a single input file when compressing (archives do not concatenate)")
+    if distributed.world_size() > 1 and (len(files) != 1 or files[0] == STDIO):
+        raise click.UsageError("under torchrun, compress takes one named FILE: every process reads it")
     explicit = _single_output(files, output, stdout)
     threads = _torch_threads(threads)
     prior = _load_prior(prior)
@@ -353,6 +355,9 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
     def each(name: str) -> None:
         if name != STDIO and name.endswith(SUFFIX) and not force:
             raise MdlzipError(f"already has the {SUFFIX} suffix (use -f to compress it again)")
+        if distributed.follower():
+            api.compress(_read(name), **settings)  # this rank trains its share; rank 0 writes the archive
+            return
         target = explicit or (STDIO if name == STDIO else name + SUFFIX)
         with _progress(_display(name), quiet, verbose) as progress:
             sizes = _convert(

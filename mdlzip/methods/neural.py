@@ -138,11 +138,13 @@ class Header:
 def encode(data: bytes, options: Options) -> Encoded:
     # The trainer is only needed to encode: importing it here keeps it off the decoder's path.
     from ..model.convert import to_integer
+    from ..train import distributed
     from ..train.finetune import finetune
     from ..train.plan import plan_for
     from ..train.trainer import TrainResult, train
 
-    device = pick_device(options.device)
+    group = distributed.join(pick_device(options.device))
+    device = group.device
     if options.threads:
         torch.set_num_threads(options.threads)
     cfg, plan = plan_for(len(data), options.level, options.seed, options.extra)
@@ -177,15 +179,24 @@ def encode(data: bytes, options: Options) -> Encoded:
     # probabilities the transformer is trained to complement.
     alone, side_probs = None, None
     mixture = side and will_train and plan.mixture
-    if side:
+    if side and group.leader:
         side_probs = np.empty((len(data), 8), dtype=np.uint16) if mixture else None
         alone = data_coder.encode_uniform(data, 1, side, None, Phase(options.progress, "side models", len(data)).advance, side_probs)
     if not will_train:
         note(options.progress, f"no transformer trained: below {int(options.extra.get('train_min', TRAIN_MIN_INPUT)):,} bytes none has paid")
     if will_train:
-        note(options.progress, f"training {plan.steps:,} steps of {plan.batch} windows of {plan.seq_len} bytes: {cfg.describe()}")
-        result = train(data, cfg, plan, device, train_progress("train"), streams, side_probs)
+        if mixture:
+            side_probs = group.broadcast_array(side_probs, (len(data), 8), np.uint16)
+        note(options.progress, f"training {plan.steps:,} steps of {plan.batch} windows of {plan.seq_len} bytes: {cfg.describe()}"
+             + (f"; {group.world} processes ({group.backend}) share each batch" if group.world > 1 else ""))
+        # Only rank 0 reports, so only it measures the float model's codelength.
+        result = train(data, cfg, plan, device, train_progress("train"), streams if group.leader else None, side_probs, group)
         del side_probs  # 16 bytes per input byte, not needed to code
+        if group.world > 1:
+            note(options.progress, f"the {group.world} processes ended training with identical weights")
+    if not group.leader:
+        return None  # rank 0 codes and writes the archive
+    if will_train:
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
     if side and options.extra.get("empty", True):  # False: measure the trained model alone (benchmarks)
