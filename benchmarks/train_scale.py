@@ -15,6 +15,10 @@ The side models' bit probabilities the trainer mixes with are by default random
 the cost of a step, and the side models' pass over the input (a C loop, and
 tables of 2^24 slots) is not what this measures. ``--side real`` runs that pass.
 
+``--processes 1,2`` also trains each size under torchrun with that many CPU
+processes sharing every batch (``mdlzip.train.distributed``); the peak RSS is then
+process 0's, and each process runs ``--threads`` threads.
+
 Writes ``benchmarks/results/NAME.json`` and ``NAME.md`` (``--name``, default
 ``train-scale``) with the machine and the commit.
 """
@@ -37,13 +41,15 @@ from .run import head_commit, machine, machine_line
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def measure(path: Path, size: int, steps: int, level: int, threads: int, side: str) -> dict:
-    """One size, in this process: what ``main`` runs in a child per size."""
+def measure(path: Path, size: int, steps: int, level: int, threads: int, side: str) -> Optional[dict]:
+    """One size, in this process (or, under torchrun, in this group): what ``main`` runs in a child
+    per size; None on the ranks other than 0."""
     import numpy as np
     import torch
 
     from mdlzip.coding.adaptive import SideConfig, side_bit_probs
     from mdlzip.methods.neural import streams_for
+    from mdlzip.train import distributed
     from mdlzip.train.plan import plan_for
     from mdlzip.train.trainer import train
 
@@ -56,14 +62,18 @@ def measure(path: Path, size: int, steps: int, level: int, threads: int, side: s
         probs = np.random.default_rng(0).integers(1, 65536, size=(len(data), 8), dtype=np.uint16)
     cfg, plan = plan_for(len(data), level)
     plan = replace(plan, steps=steps)
+    group = distributed.join(torch.device("cpu"))
     marks = []
     start = time.perf_counter()
-    train(data, cfg, plan, torch.device("cpu"), lambda step, total, info: marks.append((step, time.perf_counter())), streams_for(len(data)), probs)
+    train(data, cfg, plan, torch.device("cpu"), lambda step, total, info: marks.append((step, time.perf_counter())), streams_for(len(data)), probs, group)
     seconds = time.perf_counter() - start
+    if not group.leader:
+        return None
     per_step = [(t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in zip(marks, marks[1:]) if s1 > s0]
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "bytes": len(data),
+        "processes": group.world,
         "steps": steps,
         "plan_steps": plan_for(len(data), level)[1].steps,
         "model": cfg.describe(),
@@ -86,12 +96,12 @@ def markdown(results: dict) -> str:
         f"`{s['file']}`, level {s['level']}, {s['steps']} steps, {s['threads']} torch thread(s), side-model probabilities: {s['side']}.",
         "Loop s/step: median over 10-step intervals; run s: the whole `train()` call, once-per-run phases included.",
         "",
-        "| bytes | loop s/step | run s | run s/step | peak RSS MiB | minor page faults | system s | model |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| bytes | processes | loop s/step | run s | run s/step | peak RSS MiB | minor page faults | system s | model |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results["rows"]:
         lines.append(
-            f"| {r['bytes']:,} | {r['loop_s_per_step']:.3f} | {r['run_s']:.1f} | {r['run_s_per_step']:.3f} | {r['peak_rss_mib']:,.0f} | "
+            f"| {r['bytes']:,} | {r['processes']} | {r['loop_s_per_step']:.3f} | {r['run_s']:.1f} | {r['run_s_per_step']:.3f} | {r['peak_rss_mib']:,.0f} | "
             f"{r['minor_page_faults']:,} | {r['system_s']:.1f} | {r['model']} |"
         )
     return "\n".join(lines) + "\n"
@@ -105,6 +115,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--level", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--side", choices=("random", "real"), default="random")
+    p.add_argument("--processes", default="1", help="comma-separated process counts (torchrun, CPU)")
     p.add_argument("--name", default="train-scale")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure this size in this process
@@ -117,7 +128,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"train_scale: no such file: {args.file}", file=sys.stderr)
         return 2
     if args.one is not None:
-        print(json.dumps(measure(args.file, args.one, args.steps, args.level, args.threads, args.side)))
+        row = measure(args.file, args.one, args.steps, args.level, args.threads, args.side)
+        if row is not None:
+            print(json.dumps(row))
         return 0
     commit = head_commit()
     results = {
@@ -127,16 +140,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         "rows": [],
     }
     for size in (int(x) for x in args.sizes.split(",")):
-        # A fresh process per size: peak RSS and page faults are then that size's alone.
-        cmd = [sys.executable, "-m", "benchmarks.train_scale", str(args.file), "--one", str(size)]
-        cmd += ["--steps", str(args.steps), "--level", str(args.level), "--threads", str(args.threads), "--side", args.side]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            print(f"train_scale: {size} bytes failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-            return 1
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        results["rows"].append(row)
-        print(f"{row['bytes']:,} bytes: {row['loop_s_per_step']:.3f} s/step, run {row['run_s']:.1f} s, peak RSS {row['peak_rss_mib']:,.0f} MiB", file=sys.stderr)
+        for processes in (int(x) for x in args.processes.split(",")):
+            # A fresh process per size: peak RSS and page faults are then that size's alone.
+            launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)] if processes > 1 else [sys.executable]
+            cmd = [*launch, "-m", "benchmarks.train_scale", str(args.file), "--one", str(size)]
+            cmd += ["--steps", str(args.steps), "--level", str(args.level), "--threads", str(args.threads), "--side", args.side]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode:
+                print(f"train_scale: {size} bytes, {processes} processes failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                return 1
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            results["rows"].append(row)
+            print(f"{row['bytes']:,} bytes, {processes} processes: {row['loop_s_per_step']:.3f} s/step, run {row['run_s']:.1f} s, peak RSS {row['peak_rss_mib']:,.0f} MiB", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (args.out / f"{args.name}.md").write_text(markdown(results), encoding="utf-8")

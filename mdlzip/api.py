@@ -78,13 +78,16 @@ def compress(
     progress: Optional[ProgressFn] = None,
     prior=None,
     **extra,
-) -> bytes:
+) -> Optional[bytes]:
     """Compress bytes into an archive; ``method="auto"`` keeps the smallest result.
 
     ``level`` (1..9) trades time for size in the neural method; ``threads`` and
     ``device`` apply where torch is used; ``prior`` (a path, ``"default"`` or a
     loaded prior) is what the neural method may start from; ``extra`` holds
     method-specific settings.
+
+    Under torchrun (``mdlzip.train.distributed``) every rank calls this with the same
+    input and options; rank 0 gets the archive, the other ranks help to train and get None.
     """
     data = bytes(data)
     if method not in METHOD_CHOICES:
@@ -100,7 +103,10 @@ def compress(
         if method == "auto" and module.NAME == "neural" and not _has_structure(len(data), min(map(len, archives))):
             note(progress, "neural method skipped: the classic methods found no structure (random or compressed data)")
             continue
-        archives.append(container.pack(module.METHOD_ID, len(data), content_checksum, module.encode(data, options)))
+        encoded = module.encode(data, options)
+        if encoded is None:  # a rank other than 0 under torchrun: it helped to train, rank 0 writes
+            return None
+        archives.append(container.pack(module.METHOD_ID, len(data), content_checksum, encoded))
     # min() keeps the first of equal sizes, and candidates come simplest first.
     return min(archives, key=len)
 

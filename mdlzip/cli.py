@@ -14,6 +14,7 @@ Only this module prints. The file rules, as in zstd:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -28,7 +29,7 @@ from tqdm import tqdm
 
 from . import api
 from .errors import MdlzipError
-from .train import sparsity  # the names only: torch-free, and no trainer is loaded
+from .train import distributed, sparsity  # torch-free at import: no trainer is loaded
 
 SUFFIX = ".mdlz"
 STDIO = "-"
@@ -58,14 +59,26 @@ def _display(name: str) -> str:
 
 
 class _Bar:
-    """A progress bar on stderr, fed by the API's progress(phase, done, total, info) callback."""
+    """The API's progress(phase, done, total, info) callback: a bar per phase on stderr where a
+    terminal shows it (tqdm: rate and ETA), and with -v each note as it comes (time estimates
+    must come before the wait they announce)."""
 
-    def __init__(self, label: str):
-        self.label = label
+    def __init__(self, label: str, bars: bool = True, notes: bool = False):
+        self.label, self.bars, self.notes = label, bars, notes
         self.phase = None
         self.bar = None
 
     def __call__(self, phase: str, done: int, total: int, info: dict) -> None:
+        if phase == "note":
+            if self.notes:
+                line = f"mdlzip: {self.label}: {info['note']}"
+                if self.bar is not None:
+                    tqdm.write(line, file=sys.stderr)
+                else:
+                    click.echo(line, err=True)
+            return
+        if not self.bars:
+            return
         if phase != self.phase:
             self.close()
             self.phase = phase
@@ -81,12 +94,13 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def _progress(label: str, quiet: bool):
-    """The progress callback for one file: a bar only where someone watches (a tty, no -q)."""
-    if quiet or not sys.stderr.isatty():
+def _progress(label: str, quiet: bool, verbose: bool = False):
+    """The progress callback for one file: bars only where someone watches (a tty, no -q), notes with -v."""
+    bars = sys.stderr.isatty()
+    if quiet or not (bars or verbose):
         yield None
         return
-    bar = _Bar(label)
+    bar = _Bar(label, bars, verbose)
     try:
         yield bar
     finally:
@@ -262,6 +276,20 @@ _prior = click.option(
 )
 
 
+def _settings(pairs: tuple) -> dict:
+    """KEY=VALUE pairs, each value a Python literal or else a string."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--extra takes KEY=VALUE, not {pair!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def _torch_threads(threads: Optional[int]) -> Optional[int]:
     return os.cpu_count() if threads == 0 else threads
 
@@ -303,7 +331,8 @@ def cli(ctx: click.Context) -> int:
     help="Mix adaptive side models (context, word and match models) into the neural method's predictions.",
 )
 @_prior
-def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier, adaptive, prior) -> int:
+@click.option("--extra", multiple=True, hidden=True, metavar="KEY=VALUE", help="A method setting (tests and benchmarks): mdlzip.compress's **extra.")
+def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, device, method, sparsifier, adaptive, prior, extra) -> int:
     """Compress FILES to FILE.mdlz (stdin to stdout with no FILES or -).
 
     With --prior the neural method also tries starting from the prior; the archive
@@ -311,10 +340,13 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
     """
     if stdout and len(files) > 1:
         raise click.UsageError("-c takes a single input file when compressing (archives do not concatenate)")
+    if distributed.world_size() > 1 and (len(files) != 1 or files[0] == STDIO):
+        raise click.UsageError("under torchrun, compress takes one named FILE: every process reads it")
     explicit = _single_output(files, output, stdout)
     threads = _torch_threads(threads)
     prior = _load_prior(prior)
     settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier, adaptive=adaptive, prior=prior)
+    settings.update(_settings(extra))
 
     def check(data: bytes, archive: bytes) -> None:
         if api.decompress(archive, device=device, threads=threads, prior=prior) != data:
@@ -323,20 +355,15 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
     def each(name: str) -> None:
         if name != STDIO and name.endswith(SUFFIX) and not force:
             raise MdlzipError(f"already has the {SUFFIX} suffix (use -f to compress it again)")
+        if distributed.follower():
+            api.compress(_read(name), **settings)  # this rank trains its share; rank 0 writes the archive
+            return
         target = explicit or (STDIO if name == STDIO else name + SUFFIX)
-        notes = []
-
-        def progress_and_notes(phase: str, done: int, total: int, info: dict) -> None:
-            if phase == "note":
-                notes.append(info["note"])
-            elif progress:
-                progress(phase, done, total, info)
-
-        with _progress(_display(name), quiet) as progress:
+        with _progress(_display(name), quiet, verbose) as progress:
             sizes = _convert(
                 name,
                 target,
-                lambda data: api.compress(data, progress=progress_and_notes, **settings),
+                lambda data: api.compress(data, progress=progress, **settings),
                 force=force,
                 rm=rm,
                 binary_output=True,
@@ -345,8 +372,6 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
         if verbose and not quiet:
             rate = f" ({8 * sizes[1] / sizes[0]:.3f} bits/byte)" if sizes[0] else ""
             click.echo(_summary(name, *sizes) + rate, err=True)
-            for line in notes:
-                click.echo(f"mdlzip: {_display(name)}: {line}", err=True)
 
     return _run(files, each)
 
@@ -376,7 +401,7 @@ def decompress(archives, output, stdout, force, rm, quiet, verbose, threads, dev
             target = name[: -len(SUFFIX)]
         else:
             raise MdlzipError(f"unknown suffix, expected {SUFFIX} (use -o or -c to name the output)")
-        with _progress(_display(name), quiet) as progress:
+        with _progress(_display(name), quiet, verbose) as progress:
             sizes = _convert(
                 name,
                 target,
@@ -404,7 +429,7 @@ def verify_archives(archives, quiet, verbose, threads, device, prior) -> int:
     prior = _load_prior(prior)
 
     def each(name: str) -> None:
-        with _progress(_display(name), quiet) as progress:
+        with _progress(_display(name), quiet, verbose) as progress:
             api.verify(_read(name), device=device, threads=threads, progress=progress, prior=prior)
         if verbose and not quiet:
             click.echo(f"{_display(name)}: OK", err=True)

@@ -337,6 +337,17 @@ def test_progress_bar_follows_the_phases(capsys):
     assert "a.txt: train" in shown and "bpb=2.5" in shown and "a.txt: encode" in shown
 
 
+def test_notes_show_as_they_come_with_verbose_and_never_as_a_bar(capsys):
+    bar = cli._Bar("a.txt", bars=False, notes=True)
+    bar("note", 0, 0, {"note": "train: about 3 min to go"})
+    bar("train", 1, 10, {})  # no terminal: no bar
+    assert capsys.readouterr().err == "mdlzip: a.txt: train: about 3 min to go\n"
+    bar = cli._Bar("a.txt", bars=True, notes=False)
+    bar("note", 0, 0, {"note": "not shown without -v"})
+    bar.close()
+    assert capsys.readouterr().err == ""
+
+
 def test_broken_pipe_is_one_line(tmp_path):
     (tmp_path / "big.mdlz").write_bytes(mdlzip.compress(b"x" * 5_000_000))
     proc = subprocess.Popen([*MDLZIP, "decompress", "-c", "big.mdlz"], cwd=tmp_path, stdout=subprocess.PIPE,

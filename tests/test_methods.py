@@ -128,3 +128,28 @@ def test_xz_damaged_streams_are_one_line_errors():
         with pytest.raises(MdlzipError, match="corrupt archive: xz") as err:
             xz.decode(Encoded(data=damaged), len(data), Options())
         assert "\n" not in str(err.value)
+
+
+def test_a_long_phase_notes_its_estimate_once_from_its_first_two_reports(monkeypatch):
+    """The first report ends the phase's start-up; the rate between it and the second gives the
+    time left, noted once, and only where the phase has at least ESTIMATE_MIN_SECONDS to go."""
+    clock = iter([100.0, 102.0, 104.0, 200.0, 200.5])
+    monkeypatch.setattr(methods.time, "monotonic", lambda: next(clock))
+    calls = []
+    phase = methods.Phase(lambda *a: calls.append(a), "train", 1000, "steps")
+    for step in (1, 11, 21):
+        phase.update(step, {"bpb": 2.0})
+    bars = [c for c in calls if c[0] == "train"]
+    assert [(c[1], c[2]) for c in bars] == [(1, 1000), (11, 1000), (21, 1000)]
+    notes = [c[3]["note"] for c in calls if c[0] == "note"]
+    # 2 s for 10 steps: 989 steps left take about 198 s.
+    assert notes == ["train: about 3 min to go, 989 steps at 0.200 s/step (timed on 10 steps)"]
+    calls.clear()
+    short = methods.Phase(lambda *a: calls.append(a), "encode", 100_000)
+    short.advance(50_000)
+    short.advance(25_000)  # 0.5 s for 25 kB: the 25 kB left take half a second
+    assert [c[0] for c in calls] == ["encode", "encode"]
+
+
+def test_a_phase_without_a_callback_reports_nothing():
+    methods.Phase(None, "encode", 10).advance(5)

@@ -128,3 +128,16 @@ loaded = [m for m in sys.modules if m.startswith(("mdlzip.train", "mdlzip.model.
 assert not loaded, loaded
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_phase_reports_its_progress_to_the_end():
+    """The side models' pass, training and each candidate's coding report done of total, so a bar
+    shows an ETA, and each reaches its total."""
+    reports = {}
+    options = Options(seed=1, extra=dict(TINY_PLAN, steps=25), progress=lambda phase, done, total, info: reports.setdefault(phase, []).append((done, total)))
+    neural.encode(TEXT, options)
+    assert {"side models", "train", "encode: trained transformer"} <= reports.keys()
+    for phase, seen in reports.items():
+        if phase != "note":
+            assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:])), phase
+            assert seen[-1][0] == seen[-1][1] > 0, phase

@@ -88,3 +88,13 @@ def test_verbose_compress_reports_the_decisions(workdir):
     out = run_process("compress", "-v", "-f", "--method", "neural", "-o", "v.mdlz", "a.txt", cwd=workdir)
     assert out.code == 0
     assert "no transformer trained" in out.err and "side models alone" in out.err and "(kept)" in out.err
+
+
+def test_verbose_notes_come_before_the_wait_they_announce(workdir):
+    """Settings from --extra (tests, benchmarks): a model trained on this small input, whose plan
+    is noted before training starts, long before the summary line."""
+    extra = ["--extra", "train_min=0", "--extra", "steps=20", "--extra", "d_model=16", "--extra", "n_head=1"]
+    out = run_process("compress", "-v", "-f", "--method", "neural", *extra, "-o", "x.mdlz", "a.txt", cwd=workdir)
+    lines = out.err.splitlines()
+    assert out.code == 0 and lines[0].startswith("mdlzip: a.txt: training 20 steps of 8 windows of 256 bytes: d_model=16")
+    assert lines[-1].startswith(f"a.txt: {len(TEXT)} -> ")

@@ -16,6 +16,7 @@ the two-part MDL codelength.
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -38,6 +39,50 @@ def note(progress: Optional[ProgressFn], text: str) -> None:
     """A decision worth telling the user (the command shows these with -v): phase "note"."""
     if progress:
         progress("note", 0, 0, {"note": text})
+
+
+# Phases expected to end sooner than this get no estimate: the bar is enough.
+ESTIMATE_MIN_SECONDS = 10.0
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class Phase:
+    """A long phase's progress: feeds progress(phase, done, total, info) and, once two reports have
+    been timed, notes how long the rest should take at the rate between them (the first report
+    comes after the phase's start-up, so that is left out). Nothing is timed without a callback."""
+
+    def __init__(self, progress: Optional[ProgressFn], phase: str, total: int, unit: str = "bytes"):
+        self.progress, self.phase, self.total, self.unit = progress, phase, total, unit
+        self.done, self.first, self.estimated = 0, None, False
+
+    def advance(self, n: int, info: Optional[dict] = None) -> None:
+        self.update(self.done + n, info)
+
+    def update(self, done: int, info: Optional[dict] = None) -> None:
+        self.done = done
+        if not self.progress:
+            return
+        self.progress(self.phase, done, self.total, info or {})
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (done, now)
+            return
+        timed = done - self.first[0]
+        if self.estimated or timed <= 0:
+            return
+        self.estimated = True
+        per_unit = (now - self.first[1]) / timed
+        left = per_unit * (self.total - done)
+        if left >= ESTIMATE_MIN_SECONDS:
+            rate = f"{per_unit:.3f} s/step" if self.unit == "steps" else f"{1e-3 / max(per_unit, 1e-12):,.0f} kB/s"
+            note(self.progress, f"{self.phase}: about {duration(left)} to go, {self.total - done:,} {self.unit} at {rate} (timed on {timed:,} {self.unit})")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..errors import MdlzipError
 from ..model.config import ModelConfig
 from ..model.int_model import IntModel, IntWeights, QTensor
 from ..prior import DIGEST_BYTES, apply_delta, delta_of, find
-from . import Encoded, Options, note
+from . import Encoded, Options, Phase, note
 
 METHOD_ID = 2
 NAME = "neural"
@@ -88,7 +88,8 @@ class Header:
     train_ms: int
     # Codelengths of the input in 1/1000 bit per byte (0: not measured): the float model before
     # pruning and quantization, the float model at the end with fake quantization (what the
-    # integer model follows), and the integer model alone without side models.
+    # integer model follows), both on up to 128 KiB of the input evenly spread (the trainer's
+    # EVAL_BYTES), and the integer model alone without side models, on all of it.
     float_mbpb: int
     final_mbpb: int
     integer_mbpb: int
@@ -133,33 +134,28 @@ class Header:
         return cls(cfg, streams, side, *fields, use, prior, delta_bytes)
 
 
-def _progress(options: Options, phase: str, total: int):
-    done = 0
-
-    def step(n: int):
-        nonlocal done
-        done += n
-        if options.progress:
-            options.progress(phase, done, total, {})
-
-    return step
-
-
 def encode(data: bytes, options: Options) -> Encoded:
     # The trainer is only needed to encode: importing it here keeps it off the decoder's path.
     from ..model.convert import to_integer
+    from ..train import distributed
     from ..train.finetune import finetune
     from ..train.plan import plan_for
     from ..train.trainer import TrainResult, train
 
-    device = pick_device(options.device)
+    group = distributed.join(pick_device(options.device))
+    device = group.device
     if options.threads:
         torch.set_num_threads(options.threads)
     cfg, plan = plan_for(len(data), options.level, options.seed, options.extra)
 
-    def train_progress(step: int, steps: int, info: dict):
-        if options.progress:
-            options.progress("train", step, steps, info)
+    def train_progress(phase: str):
+        bar = Phase(options.progress, phase, plan.steps, "steps")
+
+        def report(step: int, steps: int, info: dict):
+            bar.total = steps
+            bar.update(step, info)
+
+        return report
 
     prior = options.prior
     streams = int(options.extra.get("streams", streams_for(len(data))))
@@ -181,13 +177,25 @@ def encode(data: bytes, options: Options) -> Encoded:
     # One pass of the side models alone gives the empty model's data section and the bit
     # probabilities the transformer is trained to complement.
     alone, side_probs = None, None
-    if side:
-        side_probs = np.empty((len(data), 8), dtype=np.uint16) if will_train and plan.mixture else None
-        alone = data_coder.encode_uniform(data, 1, side, None, _progress(options, "side models", len(data)), side_probs)
+    mixture = side and will_train and plan.mixture
+    if side and group.leader:
+        side_probs = np.empty((len(data), 8), dtype=np.uint16) if mixture else None
+        alone = data_coder.encode_uniform(data, 1, side, None, Phase(options.progress, "side models", len(data)).advance, side_probs)
     if not will_train:
         note(options.progress, f"no transformer trained: below {int(options.extra.get('train_min', TRAIN_MIN_INPUT)):,} bytes none has paid")
     if will_train:
-        result = train(data, cfg, plan, device, train_progress, streams, side_probs)
+        if mixture:
+            side_probs = group.broadcast_array(side_probs, (len(data), 8), np.uint16)
+        note(options.progress, f"training {plan.steps:,} steps of {plan.batch} windows of {plan.seq_len} bytes: {cfg.describe()}"
+             + (f"; {group.world} processes ({group.backend}) share each batch" if group.world > 1 else ""))
+        # Only rank 0 reports, so only it measures the float model's codelength.
+        result = train(data, cfg, plan, device, train_progress("train"), streams if group.leader else None, side_probs, group)
+        del side_probs  # 16 bytes per input byte, not needed to code
+        if group.world > 1:
+            note(options.progress, f"the {group.world} processes ended training with identical weights")
+    if not group.leader:
+        return None  # rank 0 codes and writes the archive
+    if will_train:
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed))
     if side and options.extra.get("empty", True):  # False: measure the trained model alone (benchmarks)
@@ -196,7 +204,7 @@ def encode(data: bytes, options: Options) -> Encoded:
             candidates.append(("empty", EMPTY, empty, PRIMED))
     if prior and prior.weights is not None:
         candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
-        tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress)
+        tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress("fine-tune"))
         candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
     if not candidates:  # nothing trained and no side models: every byte value equally likely
         candidates.append(("uniform", EMPTY, empty, NO_PRIOR))
@@ -213,7 +221,8 @@ def encode(data: bytes, options: Options) -> Encoded:
         if streams_i == 1 and alone is not None and len(alone) <= len(data):
             data_bytes, integer_bits = alone, 8.0 * len(data)
         else:
-            data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, options)
+            phase = f"encode: {CANDIDATE_NAMES[kind]}{' (primed)' if use == PRIMED else ''}"
+            data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, options, phase)
         if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
             use = NO_PRIOR
         coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
@@ -236,20 +245,20 @@ def encode(data: bytes, options: Options) -> Encoded:
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
-def _code_data(data, weights, streams, chunk, side, start, options) -> tuple[bytes, float, SideConfig | None]:
+def _code_data(data, weights, streams, chunk, side, start, options, phase) -> tuple[bytes, float, SideConfig | None]:
     """The data section coded with exactly the model the decoder will rebuild; without the side
     models where they do not beat the transformer's own codelength."""
     if side and is_empty(weights):
-        data_bytes = data_coder.encode_uniform(data, streams, side, start, _progress(options, "encode", len(data)))
+        data_bytes = data_coder.encode_uniform(data, streams, side, start, Phase(options.progress, phase, len(data)).advance)
         if len(data_bytes) <= len(data):
             return data_bytes, 8.0 * len(data), side
         side = None  # incompressible: the uniform code below is never larger than the input
     engine = IntModel(weights)
     chunk = min(weights.cfg.window, chunk)
-    data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, _progress(options, "encode", len(data)), side, start)
+    data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, Phase(options.progress, phase, len(data)).advance, side, start)
     if side and len(data_bytes) > integer_bits / 8 + 8:
         side = None
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, None)
+        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, Phase(options.progress, f"{phase} without side models", len(data)).advance)
     return data_bytes, integer_bits, side
 
 
@@ -275,7 +284,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
             if prior.weights is None or prior.weights.cfg != header.cfg:
                 raise MdlzipError("corrupt archive: its prior has no transformer of the archive's shape")
             weights = apply_delta(prior.weights, weights)
-    progress = _progress(options, "decode", original_length)
+    progress = Phase(options.progress, "decode", original_length).advance
     if header.side and is_empty(weights):
         return data_coder.decode_uniform(encoded.data, original_length, header.streams, header.side, prime, progress)
     engine = IntModel(weights)

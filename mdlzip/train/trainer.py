@@ -30,7 +30,9 @@ from ..coding import weight_codec
 from ..coding.adaptive.logistic import P16_ONE
 from ..model.convert import to_integer
 from ..model.float_model import ByteTransformer, weight_step
+from ..errors import MdlzipError
 from . import sparsity
+from .distributed import Group
 from .sparsity import tamade
 from .sparsity.base import Sparsifier
 
@@ -247,6 +249,7 @@ def train(
     progress: Optional[Callable[[int, int, dict], None]] = None,
     streams: Optional[int] = None,
     side_probs: Optional[np.ndarray] = None,
+    group: Optional[Group] = None,
 ) -> TrainResult:
     """Train on ``data`` minimizing the two-part codelength per byte.
 
@@ -255,12 +258,16 @@ def train(
     the input length (re-measured as the model thins out); then the final mask
     and quantization step by total codelength, and masked quantization-aware
     training to the end. With ``streams``, the float model's codelength in that
-    coding layout is measured just before quantization (reported, never stored as
-    a float). With ``side_probs`` (``coding.adaptive.side_bit_probs``) and
+    coding layout is measured (on up to EVAL_BYTES of the input) just before
+    quantization and at the end (reported, never stored as a float). With ``side_probs`` (``coding.adaptive.side_bit_probs``) and
     ``plan.mixture``, the data term is the codelength of the logistic mixture with
     the side models (mixing weights learned too): the transformer is priced by
-    what it adds to them, as the coder will use it.
+    what it adds to them, as the coder will use it. With ``group`` (torchrun's
+    processes, ``distributed.join``) every rank trains on its share of each batch.
     """
+    group = group or Group(device)
+    if plan.batch < group.world:
+        raise MdlzipError(f"a batch of {plan.batch} windows cannot be shared by {group.world} processes")
     torch.manual_seed(plan.seed)
     gen = torch.Generator().manual_seed(plan.seed)
     model = ByteTransformer(cfg).to(device)
@@ -271,6 +278,7 @@ def train(
     present[BOS] = True
     for emb in model.emb:
         emb.mask.copy_(present[:, None].float().expand_as(emb.mask))
+    group.broadcast_model(model)
     windows = ByteWindows(data, cfg.n_prev, plan.seq_len, device, side_probs if plan.mixture else None)
     mix = torch.ones(2, device=device, requires_grad=True)
     pricer = Pricer(model, windows, len(data), gen, mix)
@@ -306,6 +314,7 @@ def train(
         rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
         x = windows.sample(min(64, 8 * plan.batch), gen)[0]
         model.start_quantization(x, rel_step)
+        group.broadcast_model(model)
         model.train()
 
     for step in range(plan.steps):
@@ -320,13 +329,15 @@ def train(
             finish_training_phase()
         frac = step / plan.steps
         lr = plan.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        x, y, side = windows.sample(plan.batch, gen)
-        loss = bits_per_byte(model, x, y, side, mix)
-        objective = loss + alpha * sparsifier.penalty() if regularized else loss
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y, side = windows.sample(plan.batch, gen, group.share(plan.batch))
+        part = group.part(bits_per_byte(model, x, y, side, mix), plan.batch)
+        # Every rank adds the penalty's 1/world: summed over the ranks it counts once.
+        objective = part + alpha / group.world * sparsifier.penalty() if regularized else part
         opt.zero_grad(set_to_none=True)
         objective.backward()
+        loss = group.sum_gradients([p for g in opt.param_groups for p in g["params"]], part)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if regularized:
@@ -340,5 +351,6 @@ def train(
     if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
         finish_training_phase()
     model.eval()
+    group.check_same(model)
     final_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES) if streams else float("nan")
     return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step)
