@@ -171,9 +171,9 @@ def evaluate_bpb(model: ByteTransformer, data: bytes, streams: int, chunk: int =
     for a, t0, t1 in chunks:
         shapes.setdefault((min(W - 1, t0 - a), t1 - t0), []).append((a, t0))
     total, count = 0.0, 0
-    for (context, length), group in shapes.items():
-        for b in range(0, len(group), 16):
-            seg, start = (np.array(v, dtype=np.int64) for v in zip(*group[b : b + 16]))
+    for (context, length), alike in shapes.items():
+        for b in range(0, len(alike), 16):
+            seg, start = (np.array(v, dtype=np.int64) for v in zip(*alike[b : b + 16]))
             x = _tokens(raw, start - context - P - 1, seg, context + length + P).to(device)
             y = torch.from_numpy(raw[start[:, None] + np.arange(length)].astype(np.int64)).to(device)
             logits = model(x)[:, context:]
@@ -259,8 +259,8 @@ def train(
     and quantization step by total codelength, and masked quantization-aware
     training to the end. With ``streams``, the float model's codelength in that
     coding layout is measured (on up to EVAL_BYTES of the input) just before
-    quantization and at the end (reported, never stored as a float). With ``side_probs`` (``coding.adaptive.side_bit_probs``) and
-    ``plan.mixture``, the data term is the codelength of the logistic mixture with
+    quantization and at the end (reported, never stored as a float). With
+    ``side_probs`` (``coding.adaptive.side_bit_probs``) and ``plan.mixture``, the data term is the codelength of the logistic mixture with
     the side models (mixing weights learned too): the transformer is priced by
     what it adds to them, as the coder will use it. With ``group`` (torchrun's
     processes, ``distributed.join``) every rank trains on its share of each batch.
