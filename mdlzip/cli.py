@@ -348,8 +348,8 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
     settings = dict(method=method, level=level, device=device, threads=threads, sparsifier=sparsifier, adaptive=adaptive, prior=prior)
     settings.update(_settings(extra))
 
-    def check(data: bytes, archive: bytes) -> None:
-        if api.decompress(archive, device=device, threads=threads, prior=prior) != data:
+    def check(data: bytes, archive: bytes, progress) -> None:
+        if api.decompress(archive, device=device, threads=threads, progress=progress, prior=prior) != data:
             raise MdlzipError("the archive does not decode to the input; source kept")
 
     def each(name: str) -> None:
@@ -367,7 +367,7 @@ def compress(files, output, stdout, force, rm, quiet, verbose, level, threads, d
                 force=force,
                 rm=rm,
                 binary_output=True,
-                check=check,
+                check=lambda data, archive: check(data, archive, progress),
             )
         if verbose and not quiet:
             rate = f" ({8 * sizes[1] / sizes[0]:.3f} bits/byte)" if sizes[0] else ""

@@ -183,3 +183,16 @@ def test_concurrency_benchmark_records_a_row(tmp_path):
     row = json.loads(jsonl.read_text())
     assert row["how"] == "cli" and row["alone_s"] > 0 and len(row["together_s"]) == 2
     assert row["ratio"] == pytest.approx(max(row["together_s"]) / row["alone_s"], rel=0.01)
+
+
+def test_train_scale_reports_each_size_in_json_and_markdown(tmp_path):
+    (tmp_path / "text").write_bytes(sample_text(40_000))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.train_scale", str(tmp_path / "text"), "--sizes", "20000,40000", "--steps", "20", "--out", str(tmp_path), "--name", "t"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = load(tmp_path, "t")
+    assert [(r["bytes"], r["processes"], r["steps"]) for r in results["rows"]] == [(20_000, 1, 20), (40_000, 1, 20)]
+    assert all(r["loop_s_per_step"] > 0 and r["peak_rss_mib"] > 0 for r in results["rows"])
+    assert "| 40,000 | 1 |" in (tmp_path / "t.md").read_text()

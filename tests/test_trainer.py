@@ -162,3 +162,12 @@ def test_training_work_does_not_grow_with_the_input(monkeypatch):
             hook.remove()
         counts.append(sum(positions))
     assert counts[1] <= 1.1 * counts[0]
+
+
+def test_calibration_a_few_windows_at_a_time_sees_what_the_whole_sample_shows():
+    whole, parts = random_float_model(), random_float_model()
+    sample = torch.cat([torch.full((12, whole.cfg.n_prev), BOS), torch.randint(0, 256, (12, 40), generator=torch.Generator().manual_seed(2))], 1)
+    whole.start_quantization(sample, 0.3)
+    parts.start_quantization(sample, 0.3, per_pass=5)
+    for (name, a), b in zip(whole.act_sites().items(), parts.act_sites().values()):
+        assert int(a.exp) == int(b.exp) and float(a.amax) == pytest.approx(float(b.amax), rel=1e-5), name

@@ -153,18 +153,20 @@ class ByteTransformer(nn.Module):
         return sites
 
     @torch.no_grad()
-    def start_quantization(self, sample: torch.Tensor, rel_step: float):
+    def start_quantization(self, sample: torch.Tensor, rel_step: float, per_pass: int | None = None):
         """Calibrate every activation site on ``sample``, fix the weight steps, switch fake-quant on.
 
         Sites are calibrated in order with the earlier ones already quantized, so each
-        sees the rounded values the integer model will feed it.
+        sees the rounded values the integer model will feed it. ``per_pass`` windows of
+        the sample go through the model at a time (the observed maximum is the same).
         """
         for layer in self.named_weights().values():
             layer.set_step(rel_step)
         for site in self.act_sites().values():
             site.amax.zero_()
             site.observing = True
-            self(sample)
+            for part in sample.split(per_pass or len(sample)):
+                self(part)
             site.observing = False
             site.calibrate()
             site.enabled = True

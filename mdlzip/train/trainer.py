@@ -40,6 +40,15 @@ from .sparsity.base import Sparsifier
 # The float model's codelengths reported with the archive are measured on at most this many bytes
 # of the input, evenly spread: at 4 MiB a whole pass cost more than the training itself.
 EVAL_BYTES = 1 << 17
+# malloc maps a tensor beyond a few MiB afresh at every allocation, a page fault per 4 KiB: the
+# passes without gradients (pricing, calibration, evaluation) take a few windows at a time so
+# that their attention matrices (heads x T x T floats a window) stay within this. Measured on 48
+# windows of 256: 30 times the page faults and twice the CPU time of 8 windows at a time.
+ATTENTION_BYTES = 8 << 20
+
+
+def windows_per_pass(cfg: ModelConfig, tokens: int) -> int:
+    return max(1, ATTENTION_BYTES // (4 * cfg.n_head * tokens * tokens))
 
 
 @dataclass(frozen=True)
@@ -171,9 +180,10 @@ def evaluate_bpb(model: ByteTransformer, data: bytes, streams: int, chunk: int =
     for a, t0, t1 in chunks:
         shapes.setdefault((min(W - 1, t0 - a), t1 - t0), []).append((a, t0))
     total, count = 0.0, 0
-    for (context, length), group in shapes.items():
-        for b in range(0, len(group), 16):
-            seg, start = (np.array(v, dtype=np.int64) for v in zip(*group[b : b + 16]))
+    for (context, length), alike in shapes.items():
+        k = windows_per_pass(cfg, context + length)
+        for b in range(0, len(alike), k):
+            seg, start = (np.array(v, dtype=np.int64) for v in zip(*alike[b : b + k]))
             x = _tokens(raw, start - context - P - 1, seg, context + length + P).to(device)
             y = torch.from_numpy(raw[start[:, None] + np.arange(length)].astype(np.int64)).to(device)
             logits = model(x)[:, context:]
@@ -210,7 +220,11 @@ class Pricer:
         for n, step in self._steps(rel_step).items():
             layers[n].step.copy_(torch.tensor(step))
         try:
-            return float(bits_per_byte(self.model, self.x, self.y, self.side, self.mix)) * self.n_bytes
+            k = windows_per_pass(self.model.cfg, self.x.shape[1])
+            parts = [(i, min(len(self.x), i + k)) for i in range(0, len(self.x), k)]
+            side = [None] * len(parts) if self.side is None else [self.side[a:b] for a, b in parts]
+            bits = sum(float(bits_per_byte(self.model, self.x[a:b], self.y[a:b], s, self.mix)) * (b - a) for (a, b), s in zip(parts, side))
+            return bits / len(self.x) * self.n_bytes
         finally:
             for n, l in layers.items():
                 l.step.copy_(saved[n])
@@ -259,8 +273,8 @@ def train(
     and quantization step by total codelength, and masked quantization-aware
     training to the end. With ``streams``, the float model's codelength in that
     coding layout is measured (on up to EVAL_BYTES of the input) just before
-    quantization and at the end (reported, never stored as a float). With ``side_probs`` (``coding.adaptive.side_bit_probs``) and
-    ``plan.mixture``, the data term is the codelength of the logistic mixture with
+    quantization and at the end (reported, never stored as a float). With
+    ``side_probs`` (``coding.adaptive.side_bit_probs``) and ``plan.mixture``, the data term is the codelength of the logistic mixture with
     the side models (mixing weights learned too): the transformer is priced by
     what it adds to them, as the coder will use it. With ``group`` (torchrun's
     processes, ``distributed.join``) every rank trains on its share of each batch.
@@ -313,7 +327,7 @@ def train(
             float_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES)
         rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
         x = windows.sample(min(64, 8 * plan.batch), gen)[0]
-        model.start_quantization(x, rel_step)
+        model.start_quantization(x, rel_step, windows_per_pass(cfg, x.shape[1]))
         group.broadcast_model(model)
         model.train()
 
