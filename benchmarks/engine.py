@@ -71,7 +71,7 @@ def make_model(data: bytes, nonzero: dict[str, int] | float | None, seed: int = 
     w = to_integer(model)
     for name, layer in model.named_weights().items():  # a kept weight that rounded to 0 counts as 1 step
         values = w.weights[name].values
-        values[(layer.mask != 0) & (values == 0)] = 1
+        values[(layer.mask.detach().numpy() != 0) & (values == 0)] = 1
     return w
 
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         w = make_model(data, nonzero)
         engine = IntModel(w, 1)
         results["isa"] = engine.isa
-        row = {"model": label, "nonzero": sum(int(q.values.count_nonzero()) for q in w.weights.values()),
+        row = {"model": label, "nonzero": sum(int(np.count_nonzero(q.values)) for q in w.weights.values()),
                "weights": w.cfg.n_params(), "multiply_adds_per_byte": engine.multiply_adds, "int64": engine.wide, "runs": []}
         for t in threads:
             for chunk in (1, encoder_chunk):

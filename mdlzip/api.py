@@ -1,7 +1,7 @@
 """The Python API: compress, decompress, verify and info on bytes in memory.
 
 This module picks the method, runs it and fills the container. It never prints
-and never imports torch itself; only the neural method does, when it is used.
+and never imports torch itself; only the neural method's encoder does, where it trains.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def load_prior(prior):
     """A prior given as a loaded ``Prior``, a path, or ``"default"`` (the shipped one); None stays None."""
     if prior is None or not (isinstance(prior, (str, bytes)) or hasattr(prior, "__fspath__")):
         return prior
-    from . import prior as priors  # the neural method's part: loads torch
+    from . import prior as priors  # the neural method's part
 
     return priors.resolve(prior)
 

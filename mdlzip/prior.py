@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+import numpy as np
+
 from .coding import weight_codec
 from .coding.varint import Reader, put_uint
 from .errors import MdlzipError
@@ -191,7 +193,7 @@ def apply_delta(base: IntWeights, delta: IntWeights) -> IntWeights:
         if (d.mant, d.exp) != (q.mant, q.exp):
             raise MdlzipError(f"corrupt model section: {name}'s step differs from the prior's")
         values = q.values + d.values
-        if int(values.abs().max()) > WEIGHT_MAX:
+        if values.size and int(np.abs(values).max()) > WEIGHT_MAX:
             raise MdlzipError(f"corrupt model section: {name} leaves the weight range")
         weights[name] = QTensor(values, q.mant, q.exp)
     return IntWeights(base.cfg, weights, dict(delta.act_exp))

@@ -27,5 +27,5 @@ def sparse_int_weights(cfg: ModelConfig = TINY, keep: float = 0.05, seed: int = 
     w = random_int_weights(cfg, seed)
     g = torch.Generator().manual_seed(seed + 1000)
     for q in w.weights.values():
-        q.values = q.values * (torch.rand(q.values.shape, generator=g) < keep)
+        q.values = q.values * (torch.rand(q.values.shape, generator=g) < keep).numpy()
     return w

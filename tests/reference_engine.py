@@ -76,11 +76,11 @@ class ReferenceEngine:
         e_res = self.e["resid"]
         # Embeddings go straight to residual units, one lookup table per previous-byte offset.
         self.emb = [
-            rshift_round(w.weights[f"emb{k}"].values.to(self.device) * w.weights[f"emb{k}"].mant, w.weights[f"emb{k}"].exp - e_res)
+            rshift_round(torch.from_numpy(w.weights[f"emb{k}"].values).to(self.device) * w.weights[f"emb{k}"].mant, w.weights[f"emb{k}"].exp - e_res)
             for k in range(cfg.n_prev + 1)
         ]
         # Linear layers: transposed float copies for exact matmuls, plus the integer scale.
-        self.lin = {name: (_exact_float(q.values, q.values.shape[1] * ACT_MAX).to(self.device).T.contiguous(), q.mant, q.exp) for name, q in w.weights.items() if not name.startswith("emb")}
+        self.lin = {name: (_exact_float(torch.from_numpy(q.values), q.values.shape[1] * ACT_MAX).to(self.device).T.contiguous(), q.mant, q.exp) for name, q in w.weights.items() if not name.startswith("emb")}
         self.slope_units = torch.tensor([1 << (LOGIT_BITS - s) for s in alibi_slopes(cfg.n_head)], device=self.device).view(1, -1, 1, 1)
         self.score_shift = [self.e[f"l{i}.q"] + self.e[f"l{i}.k"] + (cfg.d_head.bit_length() - 1) // 2 - LOGIT_BITS for i in range(cfg.n_layer)]
 

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,8 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 from conftest import sample_text
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 INFO_KEYS = {
     "method", "format_version", "original_bytes", "archive_bytes", "header_bytes", "model_bytes",
@@ -263,6 +266,31 @@ def test_classic_paths_never_import_torch_or_click(method):
     )
     assert out.strip() == "[]"
 
+
+
+@pytest.mark.parametrize("archive", sorted(p.name for p in FIXTURES.glob("*.mdlz")))
+def test_decoding_never_imports_torch(archive):
+    """Torch trains; the integer engine and the side models decode without it, so a decompress
+    starts in a fraction of a second, like a classic codec's."""
+    out = run_python(
+        "import sys, mdlzip\n"
+        f"a = open({str(FIXTURES / archive)!r}, 'rb').read()\n"
+        "mdlzip.decompress(a); mdlzip.info(a)\n"
+        "print('torch' in sys.modules)"
+    )
+    assert out.strip() == "False"
+
+
+def test_side_models_alone_never_import_torch():
+    """Below the size where a transformer is trained, compressing runs the side models alone, in C."""
+    out = run_python(
+        "import sys, mdlzip\n"
+        f"d = {sample_text(20_000)!r}\n"
+        "a = mdlzip.compress(d, method='neural')\n"
+        "assert mdlzip.decompress(a) == d and mdlzip.info(a)['method'] == 'neural'\n"
+        "print('torch' in sys.modules)"
+    )
+    assert out.strip() == "False"
 
 def test_auto_skips_the_neural_method_where_nothing_has_structure(neural):
     """Random bytes: the classic methods find nothing, so the neural method is not even tried;

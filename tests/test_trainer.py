@@ -13,7 +13,8 @@ from mdlzip.coding.data_coder import segment_lengths
 from mdlzip.errors import MdlzipError
 from mdlzip.model.config import BOS, ModelConfig
 from mdlzip.train.plan import plan_for
-from mdlzip.train.trainer import ByteWindows, TrainPlan, bits_per_byte, evaluate_bpb, train
+from mdlzip.train.plan import TrainPlan
+from mdlzip.train.trainer import ByteWindows, bits_per_byte, evaluate_bpb, train
 
 from neural_helpers import random_float_model
 

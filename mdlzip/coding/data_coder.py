@@ -22,7 +22,6 @@ import math
 from typing import Callable, Optional
 
 import numpy as np
-import torch
 
 import constriction
 
@@ -43,13 +42,13 @@ def segment_lengths(n: int, streams: int) -> list[int]:
     return [seg] * (count - 1) + [n - seg * (count - 1)]
 
 
-def _segments(data: bytes, lengths: list[int]) -> torch.Tensor:
+def _segments(data: bytes, lengths: list[int]) -> np.ndarray:
     """(S, max_len) byte matrix, the last segment padded with zeros."""
     out = np.zeros((len(lengths), lengths[0]), dtype=np.int64)
     flat = np.frombuffer(data, dtype=np.uint8)
     for s, start in enumerate(range(0, len(data), lengths[0])):
         out[s, : lengths[s]] = flat[start : start + lengths[s]]
-    return torch.from_numpy(out)
+    return out
 
 
 def _transformer_bits(freqs: np.ndarray, symbols: np.ndarray) -> float:
@@ -75,7 +74,7 @@ def encode(
     lengths = segment_lengths(len(data), streams)
     if not lengths:
         return b"", 0.0
-    segs = _segments(data, lengths).numpy()
+    segs = _segments(data, lengths)
     S, L = segs.shape
     inputs = np.concatenate([np.full((S, 1), BOS), segs[:, :-1]], 1).astype(np.int32)
     active = np.array(lengths)[None, :] > np.arange(L)[:, None]  # (L, S)
@@ -181,20 +180,19 @@ def decode(
     token = np.full((S, 1), BOS, dtype=np.int32)
     step = np.empty((S, 1, 256), dtype=np.int64)  # the engine writes each step's frequencies here
     full = S if lengths[-1] == L else S - 1  # segments still active at the last steps
-    with torch.inference_mode():
-        for t in range(L):
-            freqs = model.run(token, state, step)[:, 0]
-            m = S if t < lengths[-1] else full
-            try:
-                if side:
-                    symbols = np.frombuffer(side_models.decode_step(np.ascontiguousarray(freqs[:m])), dtype=np.uint8)
-                else:
-                    symbols = decoder.decode(_FAMILY, freqs[:m].astype(np.float64))
-            except (ValueError, RuntimeError, AssertionError) as exc:
-                raise MdlzipError(f"corrupt data section: {exc}") from None
-            out[:m, t] = symbols
-            token[:m, 0] = symbols
-            token[m:, 0] = 0
-            if progress:
-                progress(m)
+    for t in range(L):
+        freqs = model.run(token, state, step)[:, 0]
+        m = S if t < lengths[-1] else full
+        try:
+            if side:
+                symbols = np.frombuffer(side_models.decode_step(np.ascontiguousarray(freqs[:m])), dtype=np.uint8)
+            else:
+                symbols = decoder.decode(_FAMILY, freqs[:m].astype(np.float64))
+        except (ValueError, RuntimeError, AssertionError) as exc:
+            raise MdlzipError(f"corrupt data section: {exc}") from None
+        out[:m, t] = symbols
+        token[:m, 0] = symbols
+        token[m:, 0] = 0
+        if progress:
+            progress(m)
     return b"".join(out[s, : lengths[s]].tobytes() for s in range(S))

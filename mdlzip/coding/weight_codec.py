@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 import constriction
 
@@ -137,7 +136,7 @@ def _tables(w: IntWeights) -> bytes:
         put_int(out, w.act_exp[site])
     for name in w.cfg.weight_shapes():
         q = w.weights[name]
-        values = q.values.numpy()
+        values = q.values
         magnitudes = _magnitudes(values)
         out.append(q.mant)
         put_int(out, q.exp)
@@ -155,7 +154,7 @@ def table_bytes(w: IntWeights) -> int:
 def encode(w: IntWeights) -> bytes:
     coder = constriction.stream.queue.RangeEncoder()
     for name in w.cfg.weight_shapes():
-        values = w.weights[name].values.numpy().astype(np.int64)
+        values = w.weights[name].values.astype(np.int64)
         _TensorCoder(*values.shape, int(values.any(1).sum()), _magnitudes(values)).encode(coder, values)
     return _tables(w) + coder.get_compressed().astype("<u4").tobytes()
 
@@ -181,7 +180,7 @@ def decode(raw: bytes, cfg: ModelConfig) -> IntWeights:
     try:
         for name, rows, cols, mant, exp, live, magnitudes in headers:
             values = _TensorCoder(rows, cols, live, magnitudes).decode(decoder)
-            weights[name] = QTensor(torch.from_numpy(values), mant, exp)
+            weights[name] = QTensor(values, mant, exp)
     except (ValueError, RuntimeError, AssertionError) as exc:
         raise MdlzipError(f"corrupt model section: {exc}") from None
     return IntWeights(cfg, weights, act_exp)
@@ -198,7 +197,7 @@ def measure(w: IntWeights) -> list[TensorStats]:
     """Per tensor: size, nonzeros, and the ideal mask and value codelengths under the codec's models."""
     stats = []
     for name in w.cfg.weight_shapes():
-        values = w.weights[name].values.numpy().astype(np.int64)
+        values = w.weights[name].values.astype(np.int64)
         tc = _TensorCoder(*values.shape, int(values.any(1).sum()), _magnitudes(values))
         tc.encode(_CostMeter(), values)
         stats.append(TensorStats(name, values.size, int((values != 0).sum()), tc.stats_mask, tc.stats_value))

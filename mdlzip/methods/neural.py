@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from ..coding import data_coder, weight_codec
 from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_coder
@@ -40,7 +39,7 @@ _CFG_BYTES = len(ModelConfig().to_bytes())
 def _empty_model() -> IntWeights:
     """The smallest model, all weights zero: uniform predictions, so the side models code alone."""
     cfg = ModelConfig(d_model=8, n_layer=1, n_head=2, d_ff=1, window=2, n_prev=0)
-    weights = {name: QTensor(torch.zeros(shape, dtype=torch.int64), 1, 0) for name, shape in cfg.weight_shapes().items()}
+    weights = {name: QTensor(np.zeros(shape, dtype=np.int64), 1, 0) for name, shape in cfg.weight_shapes().items()}
     return IntWeights(cfg, weights, {site: 0 for site in cfg.act_sites()})
 
 
@@ -59,7 +58,10 @@ CANDIDATE_NAMES = {"trained": "trained transformer", "empty": "side models alone
 PRIOR_USES = {NO_PRIOR: None, PRIMED: "side models primed with its text", DELTA: "its transformer plus the stored delta; side models primed"}
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str):
+    """The torch device that trains (the integer engine always runs on the CPU)."""
+    import torch  # only where a model is trained: decoding needs no torch
+
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
@@ -136,17 +138,31 @@ class Header:
 
 def encode(data: bytes, options: Options) -> Encoded:
     # The trainer is only needed to encode: importing it here keeps it off the decoder's path.
-    from ..model.convert import to_integer
     from ..train import distributed
-    from ..train.finetune import finetune
     from ..train.plan import plan_for
-    from ..train.trainer import TrainResult, train
 
-    group = distributed.join(pick_device(options.device))
-    device = group.device
-    if options.threads:
-        torch.set_num_threads(options.threads)
     cfg, plan = plan_for(len(data), options.level, options.seed, options.extra)
+    prior = options.prior
+    # Below MIN_INPUT with a prior only the prior can pay; below train_min nothing trained does.
+    will_train = (len(data) >= MIN_INPUT or prior is None) and len(data) >= int(options.extra.get("train_min", TRAIN_MIN_INPUT))
+    # Torch loads only where a transformer is trained or refined (under torchrun every rank
+    # trains): the side models alone code in C, and a small input then starts in a fraction of
+    # a second instead of torch's one to three.
+    if will_train or (prior and prior.weights is not None) or distributed.world_size() > 1:
+        import torch
+
+        from ..model.convert import to_integer
+        from ..train.finetune import finetune
+        from ..train.trainer import train
+
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        group = distributed.join(pick_device(options.device))
+    else:
+        if options.device not in ("auto", "cpu"):
+            pick_device(options.device)  # checks the option
+        group = distributed.Group(None)
+    device = group.device
 
     def train_progress(phase: str):
         bar = Phase(options.progress, phase, plan.steps, "steps")
@@ -157,7 +173,6 @@ def encode(data: bytes, options: Options) -> Encoded:
 
         return report
 
-    prior = options.prior
     streams = int(options.extra.get("streams", streams_for(len(data))))
     adaptive = options.extra.get("adaptive", True)
     # Side models sized for the input alone, and larger ones that also hold the prior's text.
@@ -171,9 +186,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     # models the empty model (side models alone, no model bytes at all), also primed by the
     # prior; with a prior's transformer, that transformer with no delta and fine-tuned on the input.
     candidates = []
-    result = TrainResult(None, math.nan, math.nan, math.nan, 0.0, 0, math.nan, math.nan)
-    # Below MIN_INPUT with a prior only the prior can pay; below train_min nothing trained does.
-    will_train = (len(data) >= MIN_INPUT or prior is None) and len(data) >= int(options.extra.get("train_min", TRAIN_MIN_INPUT))
+    result = None
     # One pass of the side models alone gives the empty model's data section and the bit
     # probabilities the transformer is trained to complement.
     alone, side_probs = None, None
@@ -238,8 +251,8 @@ def encode(data: bytes, options: Options) -> Encoded:
         return 0 if math.isnan(bpb) else round(bpb * 1000)
 
     header = Header(
-        cfg, streams, side, result.steps, int(result.seconds * 1000),
-        milli(result.float_bpb), milli(result.final_bpb), milli(integer_bits / len(data)),
+        cfg, streams, side, result.steps if result else 0, int(result.seconds * 1000) if result else 0,
+        milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(integer_bits / len(data)),
         smallest("trained"), smallest("empty"), use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
     )
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
@@ -253,7 +266,7 @@ def _code_data(data, weights, streams, chunk, side, start, options, phase) -> tu
         if len(data_bytes) <= len(data):
             return data_bytes, 8.0 * len(data), side
         side = None  # incompressible: the uniform code below is never larger than the input
-    engine = IntModel(weights)
+    engine = IntModel(weights, options.threads)
     chunk = min(weights.cfg.window, chunk)
     data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, Phase(options.progress, phase, len(data)).advance, side, start)
     if side and len(data_bytes) > integer_bits / 8 + 8:
@@ -273,9 +286,8 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     header = Header.from_bytes(encoded.header)
     if original_length > MAX_BYTES_PER_DATA_BYTE * (len(encoded.data) + 8):
         raise MdlzipError("corrupt archive: the data section is too short for the original length")
-    pick_device(options.device)  # checks the option; the integer engine itself runs on the CPU
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    if options.device not in ("auto", "cpu"):
+        pick_device(options.device)  # checks the option; the integer engine itself runs on the CPU
     weights, prime = weight_codec.decode(encoded.model, header.cfg), b""
     if header.prior_use != NO_PRIOR:
         prior = find(header.prior, [options.prior] if options.prior else [])
@@ -287,7 +299,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     progress = Phase(options.progress, "decode", original_length).advance
     if header.side and is_empty(weights):
         return data_coder.decode_uniform(encoded.data, original_length, header.streams, header.side, prime, progress)
-    engine = IntModel(weights)
+    engine = IntModel(weights, options.threads)
     return data_coder.decode(encoded.data, engine, original_length, header.streams, progress, header.side, prime)
 
 

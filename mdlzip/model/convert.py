@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..errors import MdlzipError
@@ -23,7 +24,7 @@ def to_integer(model: ByteTransformer, steps: dict[str, tuple[int, int]] | None 
         if mant == 0:
             raise MdlzipError(f"{name} has no quantization step: run quantization-aware training first")
         w = (layer.weight * layer.mask).detach().double().cpu()
-        values = torch.round(w * 2.0**exp / mant).long().clamp(-WEIGHT_MAX, WEIGHT_MAX)
+        values = torch.round(w * 2.0**exp / mant).long().clamp(-WEIGHT_MAX, WEIGHT_MAX).numpy()
         weights[name] = QTensor(values, mant, exp)
     act_exp = {name: int(site.exp) for name, site in model.act_sites().items()}
     return IntWeights(model.cfg, weights, act_exp)
@@ -36,7 +37,7 @@ def from_integer(w: IntWeights) -> ByteTransformer:
     with torch.no_grad():
         for name, layer in model.named_weights().items():
             q = w.weights[name]
-            layer.weight.copy_(q.values.double() * q.mant * 2.0**-q.exp)
+            layer.weight.copy_(torch.from_numpy(q.values.astype(np.float64) * q.mant * 2.0**-q.exp))
             layer.step.copy_(torch.tensor([q.mant, q.exp]))
         for name, site in model.act_sites().items():
             site.exp.fill_(w.act_exp[name])

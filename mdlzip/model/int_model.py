@@ -31,8 +31,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import os
+
 import numpy as np
-import torch
 
 from ..errors import MdlzipError
 from ._engine import Engine
@@ -53,7 +54,7 @@ SPARSE_COST = 16
 class QTensor:
     """An integer weight tensor: real value = values * mant * 2**-exp."""
 
-    values: torch.Tensor  # int64
+    values: np.ndarray  # int64
     mant: int
     exp: int
 
@@ -67,7 +68,7 @@ class IntWeights:
     act_exp: dict[str, int]  # activation site -> power-of-two scale exponent
 
 
-def rshift_round(x: torch.Tensor, shift: int) -> torch.Tensor:
+def rshift_round(x, shift: int):
     """x * 2**-shift rounded half up (exact for any sign of shift)."""
     if shift <= 0:
         return x * (1 << -shift)
@@ -99,7 +100,7 @@ def check_bounds(w: IntWeights):
     if set(e) != set(cfg.act_sites()) or not all(ACT_EXP_MIN <= v <= ACT_EXP_MAX for v in e.values()):
         raise MdlzipError("invalid model: bad activation scales")
     for name, q in w.weights.items():
-        vmax = int(q.values.abs().max()) if q.values.numel() else 0
+        vmax = int(np.abs(q.values).max()) if q.values.size else 0
         if not (1 <= q.mant <= 255 and WEIGHT_EXP_MIN <= q.exp <= WEIGHT_EXP_MAX and vmax <= WEIGHT_MAX):
             raise MdlzipError(f"invalid model: bad scale or range in {name}")
         if name.startswith("emb"):
@@ -119,7 +120,7 @@ class _Map:
 
     def __init__(self, q: QTensor, shift: int, rows: np.ndarray | None = None, cols: np.ndarray | None = None):
         """The map restricted to ``rows`` and ``cols`` (default: all), less the rows that are always 0."""
-        values = q.values.numpy()
+        values = q.values
         rows = np.arange(values.shape[0]) if rows is None else rows
         cols = np.arange(values.shape[1]) if cols is None else cols
         sums = np.abs(values[np.ix_(rows, cols)]).sum(1) * ACT_MAX * q.mant
@@ -179,7 +180,7 @@ class _Plan:
         if len(head.rows):  # else every logit is 0, and no other weight can change a frequency
             for k in range(self.cfg.n_prev + 1):
                 q = self.w[f"emb{k}"]
-                table = rshift_round(q.values * q.mant, q.exp - self.e["resid"]).numpy()
+                table = rshift_round(q.values * q.mant, q.exp - self.e["resid"])
                 if table.any():
                     self.emb_k.append(k)
                     self.emb.append(table)
@@ -253,7 +254,7 @@ class _Plan:
 
 
 class IntModel:
-    """The integer model over lock-step streams; ``threads`` defaults to torch's."""
+    """The integer model over lock-step streams; ``threads`` defaults to the cores this process may use."""
 
     def __init__(self, w: IntWeights, threads: int | None = None):
         check_bounds(w)
@@ -274,7 +275,7 @@ class IntModel:
             np.ascontiguousarray(emb, dtype=np.int64 if self.wide else np.int32),
             plan.layers,
             plan.head,
-            threads or torch.get_num_threads(),
+            threads or len(os.sched_getaffinity(0)),
         )
 
     @property

@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 
 from ..coding import weight_codec
 from ..model.convert import from_integer, to_integer
 from ..model.int_model import IntWeights, QTensor
 from ..prior import delta_of
-from .trainer import ByteWindows, TrainPlan, bits_per_byte
+from .plan import TrainPlan
+from .trainer import ByteWindows, bits_per_byte
 
 _THRESHOLDS = (1, 2, 3, 4, 6, 8, 12, 16, 1 << 20)  # the last keeps nothing: the prior as it is
 _START_BITS_PER_NONZERO = 16.0
@@ -85,11 +87,11 @@ def _cheapest_delta(model, base: IntWeights, windows: ByteWindows, gen: torch.Ge
     layers = model.named_weights()
     best = None
     for threshold in _THRESHOLDS:
-        kept = {name: QTensor(d.values * (d.values.abs() >= threshold), d.mant, d.exp) for name, d in full.weights.items()}
+        kept = {name: QTensor(d.values * (np.abs(d.values) >= threshold), d.mant, d.exp) for name, d in full.weights.items()}
         delta = IntWeights(base.cfg, kept, dict(base.act_exp))
         for name, layer in layers.items():
             q = base.weights[name]
-            layer.weight.copy_((q.values + kept[name].values).double() * q.mant * 2.0**-q.exp)
+            layer.weight.copy_(torch.from_numpy((q.values + kept[name].values) * q.mant * 2.0**-q.exp))
         total = _delta_bits(delta)[0] + float(bits_per_byte(model, x, y)) * n
         if best is None or total < best[0]:
             best = (total, delta)

@@ -18,7 +18,8 @@ from .. import prior as priors
 from ..model.config import ModelConfig
 from ..model.convert import to_integer
 from .plan import steps_for
-from .trainer import TrainPlan, train
+from .plan import TrainPlan
+from .trainer import train
 
 # The shape of every prior's transformer: the one the neural method trains for ~1 MB inputs.
 PRIOR_MODEL = ModelConfig(d_model=64, n_layer=2, n_head=4, d_ff=256, window=128, n_prev=3)

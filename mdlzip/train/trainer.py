@@ -33,6 +33,7 @@ from ..model.float_model import ByteTransformer, weight_step
 from ..errors import MdlzipError
 from . import sparsity
 from .distributed import Group
+from .plan import TrainPlan
 from .sparsity import tamade
 from .sparsity.base import Sparsifier
 
@@ -49,24 +50,6 @@ ATTENTION_BYTES = 8 << 20
 
 def windows_per_pass(cfg: ModelConfig, tokens: int) -> int:
     return max(1, ATTENTION_BYTES // (4 * cfg.n_head * tokens * tokens))
-
-
-@dataclass(frozen=True)
-class TrainPlan:
-    steps: int = 1000
-    batch: int = 8
-    seq_len: int = 256
-    lr: float = 2e-3
-    warmup: float = 0.03  # fraction of steps
-    weight_decay: float = 0.01
-    sparsifier: str = sparsity.DEFAULT
-    prelude: float = 0.15  # fraction of steps trained without the model-size term
-    prune_at: float = 0.75  # then: final mask by codelength, quantization, masked quantization-aware training
-    rel_step: float = 0.4  # weight quantization step relative to the rms of each tensor's nonzeros, while pricing the mask
-    rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4)  # candidate steps once the mask is fixed
-    tamade: bool = True  # False keeps every weight the sparsifier left (the dense baseline with "none")
-    mixture: bool = True  # with the side models' bit probabilities given: train the transformer for the mixture with them
-    seed: int = 0
 
 
 @dataclass
