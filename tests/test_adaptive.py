@@ -17,7 +17,7 @@ from neural_helpers import random_int_weights
 
 SOURCE = Path(data_coder.__file__).read_bytes()
 # sha256 of the data section in test_bitstream_is_pinned; changes only with a new format version.
-PINNED = "538732ea917a01efd32fb0eace625441ae174119732b474013a7a7e575b639ad"
+PINNED = "599eb5a062b93a200d1bb3a44553d0d28db29f6c6d3a8d7e7d5f877d22bac81e"
 SQUASH16 = "84ead9aa2ebf71e76f6d5552f2f2ab4560d3adcbf365c108a860a6a09c10952e"
 
 
@@ -42,7 +42,7 @@ def test_squash_inverts_stretch():
 
 def _segments(data: bytes, streams: int) -> tuple[list[int], np.ndarray]:
     lengths = data_coder.segment_lengths(len(data), streams)
-    return lengths, data_coder._segments(data, lengths).numpy().astype(np.uint8)
+    return lengths, data_coder._segments(data, lengths).astype(np.uint8)
 
 
 def _freqs(kind: str, steps: int, S: int, seed: int) -> np.ndarray:
@@ -62,6 +62,8 @@ def _round_trip(data: bytes, streams: int, freqs_kind: str, table_bits: int = 12
     freqs = _freqs(freqs_kind, L, S, len(data))
     cfg = SideConfig(table_bits)
     enc, dec = side_coder(cfg, lengths), None
+    if freqs_kind != "uniform":
+        enc.mix_transformer()
     active = [S if t < lengths[-1] else S - 1 for t in range(L)]
     checked = set(range(0, L, max(1, L // 8))) | {L - 1}  # a digest hashes every table: a few steps suffice
     digests = {}
@@ -71,6 +73,8 @@ def _round_trip(data: bytes, streams: int, freqs_kind: str, table_bits: int = 12
             digests[t] = enc.digest()
     raw = enc.finish()
     dec = side_coder(cfg, lengths, raw)
+    if freqs_kind != "uniform":
+        dec.mix_transformer()
     out = np.zeros_like(segs)
     for t in range(L):
         out[: active[t], t] = np.frombuffer(dec.decode_step(freqs[t, : active[t]]), dtype=np.uint8)
@@ -113,10 +117,40 @@ def test_bitstream_is_pinned():
     lengths, segs = _segments(data, 4)
     freqs = np.array(_lcg(lengths[0] * 4 * 256, 2), dtype=np.int64).reshape(lengths[0], 4, 256) % 60000 + 1
     enc = side_coder(SideConfig(12), lengths)
+    enc.mix_transformer()
     for t in range(lengths[0]):
         m = 4 if t < lengths[-1] else 3
         enc.encode_step(freqs[t, :m], np.ascontiguousarray(segs[:m, t]))
     assert hashlib.sha256(enc.finish()).hexdigest() == PINNED
+
+
+def _code_stepwise(data: bytes, freqs: np.ndarray, mix: bool) -> bytes:
+    coder = side_coder(SideConfig(14), [len(data)])
+    if mix:
+        coder.mix_transformer()
+    for t, b in enumerate(data):
+        coder.encode_step(freqs[t : t + 1], bytes((b,)))
+    return coder.finish()
+
+
+def test_a_mixed_transformer_is_used_and_an_unmixed_one_ignored():
+    """A transformer that knows each byte makes random bytes nearly free once it is mixed in (its
+    weight starts at one and stays); without mix_transformer() its frequencies change nothing."""
+    data = os.urandom(3000)
+    oracle = np.ones((len(data), 256), dtype=np.int64)
+    oracle[np.arange(len(data)), np.frombuffer(data, dtype=np.uint8)] = 1 << 20
+    uniform = np.ones_like(oracle)
+    alone = _code_stepwise(data, uniform, mix=False)
+    assert _code_stepwise(data, oracle, mix=False) == alone
+    assert _code_stepwise(data, uniform, mix=True) != alone  # the last mixer learns even from nothing
+    assert len(_code_stepwise(data, oracle, mix=True)) < len(data) / 20 < len(alone) / 19
+
+
+def test_mix_transformer_comes_before_the_first_step():
+    coder = side_coder(SideConfig(12), [4])
+    coder.encode_step(np.ones((1, 256), dtype=np.int64), b"a")
+    with pytest.raises(ValueError):
+        coder.mix_transformer()
 
 
 def test_side_models_learn_text():

@@ -81,6 +81,8 @@ def encode(
     encoder = constriction.stream.queue.RangeEncoder()
     state = model.new_state(S)
     side_models = (start.copy() if start is not None else side_coder(side, lengths)) if side else None
+    if side_models is not None:
+        side_models.mix_transformer()
     symbols_np = segs.astype(np.uint8)
     transformer_bits = 0.0
     for t0 in range(0, L, chunk):
@@ -170,6 +172,7 @@ def decode(
         return b""
     if side:
         side_models = side_coder(side, lengths, raw, prime)
+        side_models.mix_transformer()
     elif len(raw) % 4:
         raise MdlzipError("corrupt data section: length is not a multiple of 4")
     else:

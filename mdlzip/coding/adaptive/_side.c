@@ -212,6 +212,15 @@ static PyObject *SideCoder_prime(SideCoder *c, PyObject *text) {
 
 /* A new encoder in exactly this state: one primed state serves every candidate the encoder
    measures, instead of learning the prior's text again for each. */
+static PyObject *SideCoder_mix_transformer(SideCoder *c, PyObject *unused) {
+    if (!ready(c)) return NULL;
+    if (predictor_mix_transformer(c->p)) {
+        PyErr_SetString(PyExc_ValueError, "mix_transformer() comes before the first step");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *SideCoder_copy(SideCoder *c, PyObject *unused) {
     if (!ready(c)) return NULL;
     if (predictor_decoding(c->p) || predictor_time(c->p) != 0) {
@@ -354,6 +363,8 @@ static PyMethodDef SideCoder_methods[] = {
     {"decode_all", (PyCFunction)(void (*)(void))SideCoder_decode_all, METH_VARARGS | METH_KEYWORDS,
      "decode_all(steps=-1) -> bytes | None: decode the next steps with a uniform transformer; the whole input once all are done."},
     {"prime", (PyCFunction)SideCoder_prime, METH_O, "prime(text): learn from a text before the first step."},
+    {"mix_transformer", (PyCFunction)SideCoder_mix_transformer, METH_NOARGS,
+     "mix_transformer(): from the first step on, mix the given frequencies in (before it, they are ignored)."},
     {"copy", (PyCFunction)SideCoder_copy, METH_NOARGS, "copy() -> SideCoder: an encoder in this state (before any step)."},
     {"finish", (PyCFunction)SideCoder_finish, METH_NOARGS, "finish() -> bytes: the coded stream so far, flushed."},
     {"digest", (PyCFunction)SideCoder_digest, METH_NOARGS, "digest() -> int: a hash of the models' whole state."},

@@ -1,13 +1,19 @@
 /* The loop that wires the side models: contexts per byte, inputs per bit, two mixer layers,
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
-   Per bit the mixer sees: the transformer's probability, a bias, three inputs from each hashed
+   Per bit the mixer sees: a bias, three inputs from each hashed
    context (orders 0-6 and 8; the text model's thirteen; the structure model's six; the match
    model's expected byte), four from the match model and three direct maps (orders 1, 2 and a
    hashed 3). Five first-layer mixers choose their weights by the partial byte, the match state,
    how many orders have seen their context, the previous byte and the shape of the recent text;
    a second layer combines them by bit position and match state. Six APMs refine the result by
-   orders 0-3, the match's expected byte and the current word. */
+   orders 0-3, the match's expected byte and the current word.
+
+   A stored transformer comes in last: a two-input mixer adds its logit to the side models' final
+   one, P(bit) = squash(w_t * transformer + w_s * side models), w starting at (1, 1). That is the
+   mixture the trainer fits the transformer to (train/trainer.py), so a model trained to correct
+   what the side models miss is used exactly as trained; the side models never see it, so their
+   probabilities are those of the side models alone, which the trainer was given. */
 #include "predictor.h"
 
 #include <math.h>
@@ -29,7 +35,7 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 #define CTX_STRUCT (CTX_TEXT + TEXT_CONTEXTS)
 #define CTX_MATCH (CTX_STRUCT + STRUCTURE_CONTEXTS)
 #define N_CTX (CTX_MATCH + 1)
-#define IN_CTX 2
+#define IN_CTX 1
 #define IN_MATCH (IN_CTX + CM_INPUTS * N_CTX)
 #define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
 #define N_DIRECT 3
@@ -61,6 +67,9 @@ struct Predictor {
     MatchModel mm;
     StructureModel *sm;
     Mixer mix[N_MIXERS], final;
+    int transformer;  /* mix a transformer's predictions in (predictor_mix_transformer) */
+    Mixer last;       /* that mix: the transformer's logit and the side models' */
+    int16_t stretch16[P16_ONE]; /* 16-bit p -> logit, the inverse of squash16 */
     APM apm[N_APMS];
     AdaptiveMap direct[N_DIRECT];
     int priming;
@@ -119,12 +128,15 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     p->hist.lengths = p->lengths;
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
     if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
-    for (int k = 0; k < N_MIXERS; k++) {
+    for (int k = 0; k < N_MIXERS; k++)
         if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 13, 20, 3)) goto fail;
-        /* start by trusting the transformer */
-        for (int set = 0; set < MIXER_SETS[k]; set++) p->mix[k].w[(size_t)set * N_INPUTS] = 1 << 16;
-    }
     if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6, 2)) goto fail;
+    if (mixer_init(&p->last, 2, 1, 1 << 16, 6, 2)) goto fail;
+    /* each 16-bit probability's nearest logit; ties go to the larger one */
+    for (int q = 0, d = -LOGIT_MAX; q < P16_ONE; q++) {
+        while (d < LOGIT_MAX && abs(p->lg.squash16[d + 1 + LOGIT_MAX] - q) <= abs(p->lg.squash16[d + LOGIT_MAX] - q)) d++;
+        p->stretch16[q] = (int16_t)d;
+    }
     for (int a = 0; a < N_APMS; a++)
         if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], 5)) goto fail;
     for (int d = 0; d < N_DIRECT; d++)
@@ -150,6 +162,7 @@ void predictor_free(Predictor *p) {
     free(p->mm.right.t);
     for (int k = 0; k < N_MIXERS; k++) free(p->mix[k].w);
     free(p->final.w);
+    free(p->last.w);
     for (int a = 0; a < N_APMS; a++) free(p->apm[a].t);
     for (int d = 0; d < N_DIRECT; d++) free(p->direct[d].t);
     free(p);
@@ -188,6 +201,8 @@ Predictor *predictor_clone(const Predictor *p) {
     }
     q->final.w = dup(p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t), &failed);
     q->final.chosen = q->final.w;
+    q->last.w = dup(p->last.w, 2 * sizeof(int32_t), &failed);
+    q->last.chosen = q->last.w;
     for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t), &failed);
     for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), &failed);
     if (failed) {
@@ -208,21 +223,27 @@ int predictor_start_decoding(Predictor *p, const uint8_t *data, size_t n) {
 
 int predictor_decoding(const Predictor *p) { return p->coder.decoding; }
 int64_t predictor_time(const Predictor *p) { return p->t; }
+
+int predictor_mix_transformer(Predictor *p) {
+    if (p->t) return -1;
+    p->transformer = 1;
+    return 0;
+}
 const uint8_t *predictor_history(const Predictor *p) { return p->hist.bytes; }
 int predictor_streams(const Predictor *p) { return p->S; }
 const int64_t *predictor_lengths(const Predictor *p) { return p->lengths; }
 double predictor_bits(const Predictor *p) { return p->bits; }
 void predictor_path(const Predictor *p, uint16_t out[8]) { memcpy(out, p->path_p, sizeof p->path_p); }
 
-/* The transformer's probability that the next bit is 1, from its frequencies: the mass of the
-   byte values under the node with a 1 against the node's whole mass. */
-static inline int transformer_p12(const int64_t *cum, int c0, int j) {
+/* The transformer's probability (of 65536) that the next bit is 1, from its frequencies: the mass
+   of the byte values under the node with a 1 against the node's whole mass. */
+static inline int transformer_p16(const int64_t *cum, int c0, int j) {
     int shift = 7 - j;
     int64_t lo = (int64_t)(c0 - (1 << j)) << (shift + 1);
     int64_t total = cum[lo + (2 << shift)] - cum[lo];
     int64_t ones = cum[lo + (2 << shift)] - cum[lo + (1 << shift)];
-    int64_t pt = total > 0 ? (ones * P_ONE + total / 2) / total : P_ONE / 2;
-    return pt < 1 ? 1 : pt > P_ONE - 1 ? P_ONE - 1 : (int)pt;
+    int64_t pt = total > 0 ? (ones * P16_ONE + total / 2) / total : P16_ONE / 2;
+    return pt < 1 ? 1 : pt > P16_ONE - 1 ? P16_ONE - 1 : (int)pt;
 }
 
 /* Codes one byte of stream s (read from *byte when encoding, written there when decoding). */
@@ -231,7 +252,8 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     Stream *st = &p->streams[s];
     int64_t t = p->t, cum[257];
     cum[0] = 0;
-    for (int i = 0; i < 256; i++) cum[i + 1] = cum[i] + freqs[i];
+    if (p->transformer)
+        for (int i = 0; i < 256; i++) cum[i + 1] = cum[i] + freqs[i];
 
     /* ---- the byte's contexts ---- */
     uint64_t h[N_CTX];
@@ -284,8 +306,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             nib = 1;
         }
         int32_t x[N_INPUTS];
-        x[0] = lg->stretch[transformer_p12(cum, c0, j)];
-        x[1] = 256;
+        x[0] = 256;
         int confident = 0;
         for (int k = 0; k < N_CTX; k++) {
             int *xk = x + IN_CTX + CM_INPUTS * k;
@@ -338,6 +359,15 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         }
         if (pf < 1) pf = 1;
         if (pf > P16_ONE - 1) pf = P16_ONE - 1;
+        int mixing = p->transformer && !p->priming;
+        int32_t lx[2];
+        if (mixing) {
+            lx[0] = p->stretch16[transformer_p16(cum, c0, j)];
+            lx[1] = p->stretch16[pf];
+            pf = squash16(lg, mixer_predict(&p->last, lg, lx, 0));
+            if (pf < 1) pf = 1;
+            if (pf > P16_ONE - 1) pf = P16_ONE - 1;
+        }
 
         int bit = (value >> (7 - j)) & 1;
         if (!p->priming) {
@@ -355,6 +385,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         for (int d = 0; d < N_DIRECT; d++) map_update(&p->direct[d], dctx[d], bit);
         for (int k = 0; k < N_MIXERS; k++) mixer_update(&p->mix[k], x, bit);
         mixer_update(&p->final, fx, bit);
+        if (mixing) mixer_update(&p->last, lx, bit);
         if (!(p->off & OFF_SSE))
             for (int a = 0; a < N_APMS; a++) apm_update(&p->apm[a], bit);
         c0 = 2 * c0 + bit;
@@ -454,6 +485,8 @@ uint64_t predictor_digest(const Predictor *p) {
     }
     h = fnv(h, p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t));
     h = fnv(h, &p->final.seen, sizeof p->final.seen);
+    h = fnv(h, p->last.w, 2 * sizeof(int32_t));
+    h = fnv(h, &p->last.seen, sizeof p->last.seen);
     for (int a = 0; a < N_APMS; a++) h = fnv(h, p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t));
     for (int d = 0; d < N_DIRECT; d++) h = fnv(h, p->direct[d].t, p->direct[d].n * sizeof(uint32_t));
     return h;
