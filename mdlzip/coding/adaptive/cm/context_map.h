@@ -17,6 +17,7 @@
 #define MDLZIP_CM_CONTEXT_MAP_H
 
 #include "common.h"
+#include "table_alloc.h"
 #include "maps.h"
 #include "state_table.h"
 
@@ -32,7 +33,7 @@ typedef struct {
 
 static inline int ht_init(HashTable *h, int slot_bits) {
     size_t bytes = (size_t)SLOT_BYTES << slot_bits;
-    h->t = calloc(bytes, 1);
+    h->t = table_alloc(bytes, 1);
     h->slot_mask = ((size_t)1 << slot_bits) - 1;
     return h->t ? 0 : -1;
 }
@@ -83,7 +84,7 @@ typedef struct {
 static inline int cm_init(ContextMap *cm, HashTable *ht, int n, int run_bits) {
     cm->n = n;
     cm->ht = ht;
-    cm->runs = calloc((size_t)1 << run_bits, sizeof(RunSlot));
+    cm->runs = table_alloc(sizeof(RunSlot) << run_bits, 1);
     cm->run_mask = ((size_t)1 << run_bits) - 1;
     if (!cm->runs || statemap_init(&cm->sm, (size_t)n, 1023)) return -1;
     return map_init(&cm->rm, (size_t)n * RUN_MAP_CELLS, 1023);

@@ -157,7 +157,7 @@ void predictor_free(Predictor *p) {
 
 static void *dup(const void *src, size_t n, int *failed) {
     if (!src) return NULL;
-    void *d = malloc(n ? n : 1);
+    void *d = table_alloc(n, 0);
     if (!d) *failed = 1;
     else memcpy(d, src, n);
     return d;
@@ -267,8 +267,17 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         run[k] = on[k] && r->check == cm_run_check(h[k]) ? r : NULL;
     }
     int c0 = 1, nib = 1, value = p->coder.decoding && !p->priming ? 0 : *byte;
+    /* the SSE and direct-map contexts of this byte: each bit ORs the partial byte c0 into them */
     uint64_t o2h = hash2(0x0202, c8 & 0xffff) >> 54, o3h = hash2(0x0303, c8 & 0xffffff) >> 54;
-    uint64_t o3d = (hash2(0x0333, c8 & 0xffffff) >> 40) & ~(uint64_t)255;
+    const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
+    const size_t abase[N_APMS] = {
+        0,
+        (size_t)c1 << 8,
+        (size_t)o2h << 8,
+        expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
+        (size_t)o3h << 8,
+        (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8,
+    };
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
@@ -304,9 +313,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             for (int i = 0; i < MATCH_INPUTS; i++) x[IN_MATCH + i] = 0;
             for (int c = 0; c < MATCH_CANDIDATES; c++) mctx[c] = -1;
         }
-        size_t dctx[N_DIRECT] = {(size_t)c1 << 8 | (size_t)c0, (size_t)((c8 & 0xffff) << 8 | (uint64_t)c0) & 0x3fffff,
-                                 ((size_t)o3d | (size_t)c0) & 0x3fffff};
-        for (int d = 0; d < N_DIRECT; d++) x[IN_DIRECT + d] = lg->stretch[map_p12(&p->direct[d], dctx[d])];
+        size_t dctx[N_DIRECT];
+        for (int d = 0; d < N_DIRECT; d++) {
+            dctx[d] = dbase[d] | (size_t)c0;
+            x[IN_DIRECT + d] = lg->stretch[map_p12(&p->direct[d], dctx[d])];
+        }
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
         size_t sets[N_MIXERS] = {
@@ -324,16 +335,8 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         int pm = squash16(lg, fdot);
         int pf = pm;
         if (!(p->off & OFF_SSE)) {
-            size_t actx[N_APMS] = {
-                (size_t)c0,
-                (size_t)c1 << 8 | (size_t)c0,
-                (size_t)o2h << 8 | (size_t)c0,
-                expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 | (size_t)c0 : (size_t)c0,
-                (size_t)o3h << 8 | (size_t)c0,
-                (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8 | (size_t)c0,
-            };
             int sum = 2 * pm; /* the mixer's own output counts twice in the average */
-            for (int a = 0; a < N_APMS; a++) sum += apm_refine(&p->apm[a], lg, pm, actx[a]);
+            for (int a = 0; a < N_APMS; a++) sum += apm_refine(&p->apm[a], lg, pm, abase[a] | (size_t)c0);
             pf = (sum + (N_APMS + 2) / 2) / (N_APMS + 2);
         }
         if (pf < 1) pf = 1;
@@ -359,6 +362,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             for (int a = 0; a < N_APMS; a++) apm_update(&p->apm[a], bit);
         c0 = 2 * c0 + bit;
         nib = 2 * nib + bit;
+        if (j < 7) { /* the next bit's cells of the large tables, while its inputs are computed */
+            for (int d = 1; d < N_DIRECT; d++) PREFETCH(p->direct[d].t + (dbase[d] | (size_t)c0));
+            if (!(p->off & OFF_SSE))
+                for (int a = 1; a < N_APMS; a++) apm_prefetch(&p->apm[a], abase[a] | (size_t)c0);
+        }
     }
     *byte = (uint8_t)(c0 - 256);
     for (int k = 0; k < N_CTX; k++)
