@@ -6,11 +6,11 @@ has already decoded (the prequential part of the code, as in paq and cmix).
 Each byte is coded as eight binary decisions, most significant bit first.
 
 - Context models (``cm/context_map.h``): hashed contexts of orders 0-6 and 8,
-  thirteen text contexts (``cm/text_model.h``: the current word case-folded,
+  fourteen text contexts (``cm/text_model.h``: the current word case-folded,
   with the word before it, a skip-gram, with the byte before it; the character
   above in the previous line; the text's shape with the nesting of brackets,
-  quotes and tags; the innermost open construct's name; the line's first bytes;
-  the last markup tag) and six structure contexts (``cm/structure_model.h``:
+  quotes and tags, and with the last two bytes; the innermost open construct's
+  name; the line's first bytes; the last markup tag) and six structure contexts (``cm/structure_model.h``:
   indirect, sparse, and the bytes one and two records above where a record
   length is detected). Each context holds a one-byte bit history per node of
   the byte's bit tree (a generated nonstationary state table,
@@ -22,8 +22,8 @@ Each byte is coded as eight binary decisions, most significant bit first.
 - Mixing (``cm/mixer.h``): the transformer's bit probability, all of the above
   and direct order 1-3 maps as stretched logits into five logistic mixers,
   whose weight sets are chosen by the partial byte, the match state, how many
-  orders know their context, the previous byte and the text's shape; a second
-  layer combines them. Six APMs (``cm/maps.h``) refine the result (orders 0-3,
+  orders know their context, the previous byte and the text's shape, each set
+  with its own learning rate; a second layer combines them. Six APMs (``cm/maps.h``) refine the result (orders 0-3,
   the match's expected byte, the current word), and a binary arithmetic coder
   (``cm/bit_coder.h``) codes it at 16-bit precision.
 
@@ -48,7 +48,7 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0-6, 8; 13 text, 6 structure contexts), "
+    "bit-history context models (orders 0-6, 8; 14 text, 6 structure contexts), "
     "2-candidate match model, direct orders 1-3; 5+1 mixers, 6 APMs"
 )
 

@@ -7,6 +7,7 @@
 #define MDLZIP_CM_MAPS_H
 
 #include "common.h"
+#include "table_alloc.h"
 #include "state_table.h"
 
 typedef struct {
@@ -16,7 +17,7 @@ typedef struct {
 } AdaptiveMap;
 
 static inline int map_init(AdaptiveMap *m, size_t n, uint32_t limit) {
-    m->t = malloc(n * sizeof(uint32_t));
+    m->t = table_alloc(n * sizeof(uint32_t), 0);
     if (!m->t) return -1;
     for (size_t i = 0; i < n; i++) m->t[i] = 1u << 31;
     m->n = n;
@@ -56,7 +57,7 @@ typedef struct {
 } APM;
 
 static inline int apm_init(APM *a, const Logistic *lg, size_t contexts, int rate) {
-    a->t = malloc(contexts * APM_CELLS * sizeof(uint16_t));
+    a->t = table_alloc(contexts * APM_CELLS * sizeof(uint16_t), 0);
     if (!a->t) return -1;
     for (size_t c = 0; c < contexts; c++)
         for (int j = 0; j < APM_CELLS; j++) {
@@ -69,14 +70,17 @@ static inline int apm_init(APM *a, const Logistic *lg, size_t contexts, int rate
     return 0;
 }
 
-/* p16 refined in context ctx (taken modulo the table's size); remembers the cells to train. */
+/* p16 refined in context ctx (taken modulo the table's size, a power of 2); remembers the cells to train. */
 static inline int apm_refine(APM *a, const Logistic *lg, int p16, size_t ctx) {
     int s = stretch16(lg, p16) + 2048; /* 1 .. 4095 */
     int lo = s >> 7, w = s & 127;
-    size_t i = (ctx % a->n) * APM_CELLS + lo;
+    size_t i = (ctx & (a->n - 1)) * APM_CELLS + lo;
     a->cell = i;
     return (a->t[i] * (128 - w) + a->t[i + 1] * w) >> 7;
 }
+
+/* The middle of a context's row, which most probabilities interpolate in. */
+static inline void apm_prefetch(const APM *a, size_t ctx) { PREFETCH(a->t + (ctx & (a->n - 1)) * APM_CELLS + APM_CELLS / 2); }
 
 static inline void apm_update(APM *a, int bit) {
     int target = bit ? 65535 : 0;

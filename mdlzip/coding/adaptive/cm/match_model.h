@@ -10,6 +10,7 @@
 #define MDLZIP_CM_MATCH_MODEL_H
 
 #include "common.h"
+#include "table_alloc.h"
 #include "history.h"
 #include "maps.h"
 
@@ -43,7 +44,7 @@ static inline int match_bucket(int32_t len) {
 static inline int match_init(MatchModel *m, int bits) {
     m->mask = ((uint64_t)1 << bits) - 1;
     for (int c = 0; c < MATCH_CANDIDATES; c++) {
-        m->table[c] = malloc(sizeof(int64_t) << bits);
+        m->table[c] = table_alloc(sizeof(int64_t) << bits, 0);
         if (!m->table[c]) return -1;
         for (size_t i = 0; i <= m->mask; i++) m->table[c][i] = -1;
     }

@@ -1,12 +1,13 @@
 /* The loop that wires the side models: contexts per byte, inputs per bit, two mixer layers,
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
-   Per bit the mixer sees: a bias, three inputs from each hashed
-   context (orders 0-6 and 8; the text model's thirteen; the structure model's six; the match
+   Per bit the mixer sees: a bias, four inputs from each hashed
+   context (orders 0-6 and 8; the text model's fourteen; the structure model's six; the match
    model's expected byte), four from the match model and three direct maps (orders 1, 2 and a
-   hashed 3). Five first-layer mixers choose their weights by the partial byte, the match state,
-   how many orders have seen their context, the previous byte and the shape of the recent text;
-   a second layer combines them by bit position and match state. Six APMs refine the result by
+   hashed 3). Five first-layer mixers choose their weights by the partial byte with the class of
+   the previous byte, the match state, how many orders have seen their context, the previous byte
+   with the bit position, and the shape of the recent text; a second layer combines them by the
+   partial byte and whether the match predicts the bit. Six APMs refine the result by
    orders 0-3, the match's expected byte and the current word.
 
    A stored transformer comes in last: a two-input mixer adds its logit to the side models' final
@@ -42,9 +43,9 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
 
 #define N_MIXERS 5
-static const int MIXER_SETS[N_MIXERS] = {256, 16 * 3, 9 * 8 * 2, 256, 512};
+static const int MIXER_SETS[N_MIXERS] = {256 * 8, 16 * 3, 9 * 8 * 2, 256 * 8, 4096};
 #define FINAL_INPUTS (N_MIXERS + 1)
-#define FINAL_SETS 16
+#define FINAL_SETS 512
 #define N_APMS 6
 static const size_t APM_CONTEXTS[N_APMS] = {256, 1 << 16, 1 << 18, 1 << 18, 1 << 18, 1 << 18};
 
@@ -129,9 +130,9 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
     if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 13, 20, 3)) goto fail;
-    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6, 2)) goto fail;
-    if (mixer_init(&p->last, 2, 1, 1 << 16, 6, 2)) goto fail;
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 13, 20 * 16, 2 * 16)) goto fail;
+    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 16)) goto fail;
+    if (mixer_init(&p->last, 2, 1, 1 << 16, 6 * 16, 2 * 16)) goto fail;
     /* each 16-bit probability's nearest logit; ties go to the larger one */
     for (int q = 0, d = -LOGIT_MAX; q < P16_ONE; q++) {
         while (d < LOGIT_MAX && abs(p->lg.squash16[d + 1 + LOGIT_MAX] - q) <= abs(p->lg.squash16[d + LOGIT_MAX] - q)) d++;
@@ -160,9 +161,14 @@ void predictor_free(Predictor *p) {
     free(p->cm.rm.t);
     for (int c = 0; c < MATCH_CANDIDATES; c++) free(p->mm.table[c]);
     free(p->mm.right.t);
-    for (int k = 0; k < N_MIXERS; k++) free(p->mix[k].w);
+    for (int k = 0; k < N_MIXERS; k++) {
+        free(p->mix[k].w);
+        free(p->mix[k].trained);
+    }
     free(p->final.w);
+    free(p->final.trained);
     free(p->last.w);
+    free(p->last.trained);
     for (int a = 0; a < N_APMS; a++) free(p->apm[a].t);
     for (int d = 0; d < N_DIRECT; d++) free(p->direct[d].t);
     free(p);
@@ -170,7 +176,7 @@ void predictor_free(Predictor *p) {
 
 static void *dup(const void *src, size_t n, int *failed) {
     if (!src) return NULL;
-    void *d = malloc(n ? n : 1);
+    void *d = table_alloc(n, 0);
     if (!d) *failed = 1;
     else memcpy(d, src, n);
     return d;
@@ -198,11 +204,14 @@ Predictor *predictor_clone(const Predictor *p) {
     for (int k = 0; k < N_MIXERS; k++) {
         q->mix[k].w = dup(p->mix[k].w, (size_t)N_INPUTS * MIXER_SETS[k] * sizeof(int32_t), &failed);
         q->mix[k].chosen = q->mix[k].w;
+        q->mix[k].trained = dup(p->mix[k].trained, (size_t)MIXER_SETS[k] * sizeof(uint32_t), &failed);
     }
     q->final.w = dup(p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t), &failed);
     q->final.chosen = q->final.w;
+    q->final.trained = dup(p->final.trained, FINAL_SETS * sizeof(uint32_t), &failed);
     q->last.w = dup(p->last.w, 2 * sizeof(int32_t), &failed);
     q->last.chosen = q->last.w;
+    q->last.trained = dup(p->last.trained, sizeof(uint32_t), &failed);
     for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t), &failed);
     for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), &failed);
     if (failed) {
@@ -265,7 +274,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         h[k] = hash2((uint64_t)o, o == 8 ? c8 : c8 & ((1ull << (8 * o)) - 1));
     }
     int above = text_above(&st->text, &p->hist, s, t);
-    text_contexts(&st->text, c1, above, h + CTX_TEXT);
+    text_contexts(&st->text, c8, above, h + CTX_TEXT);
     structure_contexts(p->sm, &st->structure, &p->hist, s, t, c8, h + CTX_STRUCT);
     int best = match_best(&st->match);
     int expected = best >= 0 ? p->hist.bytes[st->match.ptr[best]] : -1;
@@ -289,8 +298,17 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         run[k] = on[k] && r->check == cm_run_check(h[k]) ? r : NULL;
     }
     int c0 = 1, nib = 1, value = p->coder.decoding && !p->priming ? 0 : *byte;
+    /* the SSE and direct-map contexts of this byte: each bit ORs the partial byte c0 into them */
     uint64_t o2h = hash2(0x0202, c8 & 0xffff) >> 54, o3h = hash2(0x0303, c8 & 0xffffff) >> 54;
-    uint64_t o3d = (hash2(0x0333, c8 & 0xffffff) >> 40) & ~(uint64_t)255;
+    const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
+    const size_t abase[N_APMS] = {
+        0,
+        (size_t)c1 << 8,
+        (size_t)o2h << 8,
+        expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
+        (size_t)o3h << 8,
+        (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8,
+    };
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
@@ -311,7 +329,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         for (int k = 0; k < N_CTX; k++) {
             int *xk = x + IN_CTX + CM_INPUTS * k;
             if (!on[k]) {
-                xk[0] = xk[1] = xk[2] = 0;
+                for (int i = 0; i < CM_INPUTS; i++) xk[i] = 0;
                 rctx[k] = -1;
                 continue;
             }
@@ -325,36 +343,30 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             for (int i = 0; i < MATCH_INPUTS; i++) x[IN_MATCH + i] = 0;
             for (int c = 0; c < MATCH_CANDIDATES; c++) mctx[c] = -1;
         }
-        size_t dctx[N_DIRECT] = {(size_t)c1 << 8 | (size_t)c0, (size_t)((c8 & 0xffff) << 8 | (uint64_t)c0) & 0x3fffff,
-                                 ((size_t)o3d | (size_t)c0) & 0x3fffff};
-        for (int d = 0; d < N_DIRECT; d++) x[IN_DIRECT + d] = lg->stretch[map_p12(&p->direct[d], dctx[d])];
+        size_t dctx[N_DIRECT];
+        for (int d = 0; d < N_DIRECT; d++) {
+            dctx[d] = dbase[d] | (size_t)c0;
+            x[IN_DIRECT + d] = lg->stretch[map_p12(&p->direct[d], dctx[d])];
+        }
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
         size_t sets[N_MIXERS] = {
-            (size_t)c0,
+            (size_t)c0 * 8 + (size_t)byte_class(c1),
             (size_t)(mlen > 15 ? 15 : mlen) * 3 + (size_t)(ebit + 1),
             ((size_t)confident * 8 + (size_t)j) * 2 + (st->text.word[0] != 0),
-            (size_t)c1,
-            (size_t)(st->text.shape & 0x1ff),
+            (size_t)c1 * 8 + (size_t)j,
+            (size_t)(st->text.shape & 0xfff),
         };
         int32_t fx[FINAL_INPUTS];
         for (int k = 0; k < N_MIXERS; k++)
             fx[k] = clamp_logit(mixer_predict(&p->mix[k], lg, x, p->off & OFF_MIXER_SELECT ? 0 : sets[k]));
         fx[N_MIXERS] = 256;
-        int64_t fdot = mixer_predict(&p->final, lg, fx, (size_t)j * 2 + (ebit >= 0));
+        int64_t fdot = mixer_predict(&p->final, lg, fx, (size_t)c0 * 2 + (ebit >= 0));
         int pm = squash16(lg, fdot);
         int pf = pm;
         if (!(p->off & OFF_SSE)) {
-            size_t actx[N_APMS] = {
-                (size_t)c0,
-                (size_t)c1 << 8 | (size_t)c0,
-                (size_t)o2h << 8 | (size_t)c0,
-                expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 | (size_t)c0 : (size_t)c0,
-                (size_t)o3h << 8 | (size_t)c0,
-                (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8 | (size_t)c0,
-            };
             int sum = 2 * pm; /* the mixer's own output counts twice in the average */
-            for (int a = 0; a < N_APMS; a++) sum += apm_refine(&p->apm[a], lg, pm, actx[a]);
+            for (int a = 0; a < N_APMS; a++) sum += apm_refine(&p->apm[a], lg, pm, abase[a] | (size_t)c0);
             pf = (sum + (N_APMS + 2) / 2) / (N_APMS + 2);
         }
         if (pf < 1) pf = 1;
@@ -390,6 +402,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             for (int a = 0; a < N_APMS; a++) apm_update(&p->apm[a], bit);
         c0 = 2 * c0 + bit;
         nib = 2 * nib + bit;
+        if (j < 7) { /* the next bit's cells of the large tables, while its inputs are computed */
+            for (int d = 1; d < N_DIRECT; d++) PREFETCH(p->direct[d].t + (dbase[d] | (size_t)c0));
+            if (!(p->off & OFF_SSE))
+                for (int a = 1; a < N_APMS; a++) apm_prefetch(&p->apm[a], abase[a] | (size_t)c0);
+        }
     }
     *byte = (uint8_t)(c0 - 256);
     for (int k = 0; k < N_CTX; k++)
@@ -481,12 +498,12 @@ uint64_t predictor_digest(const Predictor *p) {
     h = fnv(h, p->mm.right.t, p->mm.right.n * sizeof(uint32_t));
     for (int k = 0; k < N_MIXERS; k++) {
         h = fnv(h, p->mix[k].w, (size_t)N_INPUTS * MIXER_SETS[k] * sizeof(int32_t));
-        h = fnv(h, &p->mix[k].seen, sizeof p->mix[k].seen);
+        h = fnv(h, p->mix[k].trained, (size_t)MIXER_SETS[k] * sizeof(uint32_t));
     }
     h = fnv(h, p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t));
-    h = fnv(h, &p->final.seen, sizeof p->final.seen);
+    h = fnv(h, p->final.trained, FINAL_SETS * sizeof(uint32_t));
     h = fnv(h, p->last.w, 2 * sizeof(int32_t));
-    h = fnv(h, &p->last.seen, sizeof p->last.seen);
+    h = fnv(h, p->last.trained, sizeof(uint32_t));
     for (int a = 0; a < N_APMS; a++) h = fnv(h, p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t));
     for (int d = 0; d < N_DIRECT; d++) h = fnv(h, p->direct[d].t, p->direct[d].n * sizeof(uint32_t));
     return h;
