@@ -247,7 +247,7 @@ def encode(data: bytes, options: Options) -> Encoded:
             if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
                 use = NO_PRIOR
             coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
-    if coder.peak_rss:
+    if len(lengths) > 1:
         note(options.progress, f"peak memory of a process coding blocks: {coder.peak_rss / 2**20:,.0f} MiB")
     best = min(coded, key=lambda c: c[0])
     _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams = best
