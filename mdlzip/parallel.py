@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
@@ -32,6 +33,14 @@ def peak_rss() -> int:
 
 def _measured(fn: Callable[[J], R], job: J) -> tuple[R, int]:
     return fn(job), peak_rss()
+
+
+def _start_worker(initializer: Optional[Callable], initargs: tuple) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the workers leave it to this process,
+    # which ends them, so that no worker prints a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer:
+        initializer(*initargs)
 
 
 class Pool:
@@ -56,7 +65,7 @@ class Pool:
                 yield result
             return
         context = multiprocessing.get_context("spawn")
-        executor = ProcessPoolExecutor(min(self.workers, len(jobs)), context, self.initializer, self.initargs)
+        executor = ProcessPoolExecutor(min(self.workers, len(jobs)), context, _start_worker, (self.initializer, self.initargs))
         try:
             futures = [executor.submit(_measured, fn, job) for job in jobs]
             for i, future in enumerate(futures):
@@ -70,7 +79,13 @@ class Pool:
                     done(i, result)
                 yield result
         except BaseException:
-            # A failed job or Ctrl-C: the jobs still queued are dropped, the running ones not waited for.
+            # A failed job or Ctrl-C: the jobs still queued are dropped and the running ones ended,
+            # not waited for (the executor offers no way to end them but its process table).
+            processes = list((getattr(executor, "_processes", None) or {}).values())
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(1)
             executor.shutdown(wait=False, cancel_futures=True)
             raise
         executor.shutdown()

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import time
 import tracemalloc
 import zlib
 from dataclasses import replace
@@ -19,7 +23,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded, neural
 from mdlzip.parallel import Pool
 
-from conftest import assert_one_line_error, run_process, sample_text
+from conftest import MDLZIP, assert_one_line_error, run_process, sample_text
 
 TEXT = sample_text(12_000, seed=5)
 SMALL = dict(method="neural", level=1, block_size=4000)  # 3 blocks of 4,000 bytes
@@ -271,3 +275,34 @@ def test_the_command_compresses_blocks_in_processes(run_cli, tmp_path, archive):
     (tmp_path / "a.txt").write_bytes(TEXT)
     assert run_cli("compress", "-q", "-T", "2", "--method", "neural", "--level", "1", "--extra", "block_size=4000", str(tmp_path / "a.txt")).code == 0
     assert (tmp_path / "a.txt.mdlz").read_bytes() == archive
+
+
+def session_states(session: int) -> list[str]:
+    """The state letter of every process in a session, from /proc."""
+    states = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            states.append(fields[0])
+    return states
+
+
+def test_ctrl_c_ends_the_block_processes_with_one_line(tmp_path):
+    """Ctrl-C reaches the whole process group: the workers leave it to the command, which ends
+    them and says one line; no worker prints a traceback, none outlives the command, no file is left."""
+    (tmp_path / "a.txt").write_bytes(sample_text(1_000_000, seed=5))
+    args = ["compress", "-v", "-T", "2", "--method", "neural", "--extra", "block_size=250000", "--extra", "train_min=1000000000", "a.txt"]
+    proc = subprocess.Popen(
+        [*MDLZIP, *args], cwd=tmp_path, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, even under a background shell
+    )
+    assert b"4 blocks of 250,000 to 250,000 bytes, coded in 2 process(es)" in proc.stderr.readline()
+    time.sleep(3)  # the workers are coding
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (1, b"mdlzip: a.txt: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    assert set(session_states(proc.pid)) <= {"Z"}  # at most multiprocessing's resource tracker, ended

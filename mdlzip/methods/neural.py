@@ -201,8 +201,8 @@ def encode(data: bytes, options: Options) -> Encoded:
     mixture = side and will_train and plan.mixture
     if side and group.leader:
         side_probs = np.empty((len(data), 8), dtype=np.uint16) if mixture else None
-        coded = coder.encode(parts, Coding(EMPTY, 1, side, True), Phase(options.progress, "side models", len(data)).advance, side_probs)
-        alone = blocks.pack(lengths, [c.data for c in coded])
+        alone_blocks = coder.encode(parts, Coding(EMPTY, 1, side, True), Phase(options.progress, "side models", len(data)).advance, side_probs)
+        alone = blocks.pack(lengths, [c.data for c in alone_blocks])
     if not will_train:
         note(options.progress, f"no transformer trained: below {int(options.extra.get('train_min', TRAIN_MIN_INPUT)):,} bytes none has paid")
     if will_train:
