@@ -14,8 +14,10 @@ from the results does not depend on the number of workers.
 from __future__ import annotations
 
 import multiprocessing
+import contextlib
 import resource
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
@@ -35,12 +37,20 @@ def _measured(fn: Callable[[J], R], job: J) -> tuple[R, int]:
     return fn(job), peak_rss()
 
 
-def _start_worker(initializer: Optional[Callable], initargs: tuple) -> None:
-    # Ctrl-C reaches every process of the terminal's group: the workers leave it to this process,
-    # which ends them, so that no worker prints a traceback of its own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if initializer:
-        initializer(*initargs)
+@contextlib.contextmanager
+def _deaf_to_ctrl_c():
+    """Workers started in here ignore SIGINT from their first instruction (a disposition exec keeps,
+    and Python then leaves alone). Ctrl-C reaches every process of the terminal's group: the workers
+    leave it to this process, which ends them, so that none prints a traceback of its own, even
+    while it is still starting. Signal dispositions belong to the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Pool:
@@ -65,9 +75,10 @@ class Pool:
                 yield result
             return
         context = multiprocessing.get_context("spawn")
-        executor = ProcessPoolExecutor(min(self.workers, len(jobs)), context, _start_worker, (self.initializer, self.initargs))
+        executor = ProcessPoolExecutor(min(self.workers, len(jobs)), context, self.initializer, self.initargs)
         try:
-            futures = [executor.submit(_measured, fn, job) for job in jobs]
+            with _deaf_to_ctrl_c():  # the first submit starts the workers
+                futures = [executor.submit(_measured, fn, job) for job in jobs]
             for i, future in enumerate(futures):
                 try:
                     result, peak = future.result()
