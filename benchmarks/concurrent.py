@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     together = run_together(argv_, 2)
     say(f"together: {', '.join(f'{s:.1f}' for s in together)} s")
     row = {
-        "file": args.file.name, "level": args.level, "how": args.how, "alone_s": round(alone, 2),
-        "together_s": [round(s, 2) for s in together], "ratio": round(max(together) / alone, 3),
+        "file": args.file.name, "level": args.level, "how": args.how, "alone_s": round(alone, 3),
+        "together_s": [round(s, 3) for s in together], "ratio": round(max(together) / alone, 3),
         "machine": machine_line(m).split(";")[0] + f"; load average at start {m['load_average_at_start'][0]:.2f}",
         "commit": (m["mdlzip_commit"] or "unknown")[:12] + (" (uncommitted changes)" if m["mdlzip_tree_dirty"] else ""),
     }

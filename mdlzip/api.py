@@ -81,10 +81,14 @@ def compress(
 ) -> Optional[bytes]:
     """Compress bytes into an archive; ``method="auto"`` keeps the smallest result.
 
-    ``level`` (1..9) trades time for size in the neural method; ``threads`` and
-    ``device`` apply where torch is used; ``prior`` (a path, ``"default"`` or a
+    ``level`` (1..9) trades time for size in the neural method; ``threads`` (None:
+    torch's default for training, blocks one at a time) is the number of torch threads
+    and of processes that code the blocks of a large input at once (spawned: a script
+    that passes more than 1 needs the ``if __name__ == "__main__":`` guard), and
+    ``device`` applies where torch is used; ``prior`` (a path, ``"default"`` or a
     loaded prior) is what the neural method may start from; ``extra`` holds
-    method-specific settings.
+    method-specific settings (``block_size``: the neural method's largest block).
+    The archive does not depend on ``threads``.
 
     Under torchrun (``mdlzip.train.distributed``) every rank calls this with the same
     input and options; rank 0 gets the archive, the other ranks help to train and get None.
@@ -121,6 +125,16 @@ def _has_structure(size: int, best_classic: int) -> bool:
     return best_classic < (1 - STRUCTURE_MIN_SAVING) * size
 
 
+def _unpack(blob: bytes) -> tuple[int, int, bytes, methods.Encoded]:
+    """``container.unpack``; where the CRC32 fails, the error names the damaged part if the method can tell."""
+    try:
+        return container.unpack(blob)
+    except container.Damaged as damage:
+        locate = getattr(_load(damage.method_id), "locate_damage", None)
+        where = locate(damage.encoded, damage.original_length) if locate else None
+        raise MdlzipError(f"{damage} in {where}" if where else str(damage)) from None
+
+
 def decompress(
     blob: bytes,
     *,
@@ -131,10 +145,11 @@ def decompress(
 ) -> bytes:
     """The original bytes of an archive, after checking its CRC32, length and content checksum.
 
+    ``threads`` is as for ``compress``: a block archive decodes that many blocks at once.
     An archive made with a prior needs that very prior: ``prior`` (as for
     ``compress``) is looked at first, then the search path of ``mdlzip.prior``.
     """
-    method_id, original_length, content_checksum, encoded = container.unpack(blob)
+    method_id, original_length, content_checksum, encoded = _unpack(blob)
     options = _options(device, threads, progress=progress, prior=load_prior(prior))
     data = bytes(_require(method_id).decode(encoded, original_length, options))
     if len(data) != original_length:
@@ -158,7 +173,7 @@ def info(blob: bytes) -> dict:
     The container (including its CRC32) is checked. Keys not applicable to the
     method are None; a method with a ``describe(encoded, original_length)`` adds its own facts.
     """
-    method_id, original_length, content_checksum, encoded = container.unpack(blob)
+    method_id, original_length, content_checksum, encoded = _unpack(blob)
     facts = {
         "method": _NAME_OF_ID[method_id],
         "format_version": container.FORMAT_VERSION,

@@ -261,7 +261,12 @@ def _file_options(command):
 
 
 _threads = click.option(
-    "-T", "--threads", type=click.IntRange(min=0), default=None, help="Torch threads (0: all cores)."
+    "-T",
+    "--threads",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Work in N processes and threads (0: one per core): the blocks of a large input are coded "
+    "and decoded N at a time, and training uses N threads. Default: blocks one at a time, training on all cores.",
 )
 _device = click.option(
     "--device", type=click.Choice(api.DEVICES), default="auto", show_default=True, help="Where torch runs."
@@ -469,7 +474,12 @@ def info(archive, as_json, verbose) -> int:
             return
         # The content checksum and the per-tensor table are for the curious (-v); JSON always carries everything.
         tensors = facts.pop("tensors", None)
+        block_list = facts.pop("blocks", None)
         _print_facts({k: v for k, v in facts.items() if verbose or k != "checksum"}, False)
+        if block_list and len(block_list) > 1:
+            click.echo(f"\n{'block':>7} {'original B':>12} {'data B':>10} {'bits/byte':>9}")
+            for i, b in enumerate(block_list, 1):
+                click.echo(f"{i:>7} {b['original_bytes']:>12} {b['data_bytes']:>10} {8 * b['data_bytes'] / b['original_bytes']:>9.4f}")
         if verbose and tensors:
             click.echo(f"\n{'tensor':<10} {'size':>8} {'nonzero':>8} {'mask B':>9} {'value B':>9} {'bits/nz':>8}")
             for tname, t in tensors.items():

@@ -15,9 +15,9 @@ from .errors import MdlzipError
 from .methods import NAMES, Encoded
 
 MAGIC = b"\x89MDZ"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Earlier versions, and the mdlzip release that reads them: this one reads only its own.
-RELEASE_OF_VERSION = {1: "0.1"}
+RELEASE_OF_VERSION = {1: "0.1", 2: "0.2"}
 CHECKSUM_BYTES = 8
 CRC_BYTES = 4
 # 1 TiB: far beyond what an in-memory compressor handles, small enough that a
@@ -84,6 +84,16 @@ def layout(original_length: int, encoded: Encoded) -> dict:
         "model_bytes": len(_section(encoded.model)),
         "data_bytes": len(_section(encoded.data)),
     }
+
+
+class Damaged(MdlzipError):
+    """An archive whose structure reads but whose CRC32 does not match. It carries the sections,
+    so that a method can tell which of its parts is damaged (a block archive names the block);
+    nothing may decode them."""
+
+    def __init__(self, method_id: int, original_length: int, encoded: Encoded):
+        super().__init__("archive is damaged: CRC32 mismatch")
+        self.method_id, self.original_length, self.encoded = method_id, original_length, encoded
 
 
 class _Reader:
@@ -160,5 +170,5 @@ def unpack(blob: bytes) -> tuple[int, int, bytes, Encoded]:
 
     stored_crc = int.from_bytes(view[-CRC_BYTES:], "little")
     if zlib.crc32(reader.body) != stored_crc:
-        raise MdlzipError("archive is damaged: CRC32 mismatch")
+        raise Damaged(method_id, original_length, Encoded(**sections))
     return method_id, original_length, content_checksum, Encoded(**sections)

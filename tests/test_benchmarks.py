@@ -196,3 +196,21 @@ def test_train_scale_reports_each_size_in_json_and_markdown(tmp_path):
     assert [(r["bytes"], r["processes"], r["steps"]) for r in results["rows"]] == [(20_000, 1, 20), (40_000, 1, 20)]
     assert all(r["loop_s_per_step"] > 0 and r["peak_rss_mib"] > 0 for r in results["rows"])
     assert "| 40,000 | 1 |" in (tmp_path / "t.md").read_text()
+
+
+def test_large_input_benchmark_records_both_decodes_and_the_classics(tmp_path):
+    """On 30 kB cut into three blocks: what the benchmark runs on 16 and 64 MiB."""
+    (tmp_path / "text").write_bytes(sample_text(30_000))
+    args = [f"{tmp_path / 'text'}:1", "--method", "neural", "--extra", "block_size=10000", "--out", str(tmp_path), "--name", "l"]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.large", *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (result,) = load(tmp_path, "l")["files"]
+    mdlzip_row, *classics = result["rows"]
+    assert mdlzip_row["compressor"] == "mdlzip -1 --method neural -T2" and mdlzip_row["info"]["block_count"] == 3
+    for phase in ("compress", "decompress_T1", "decompress_T2"):
+        assert mdlzip_row[phase]["cpu_s"] > 0 and mdlzip_row[phase]["peak_rss_mib"] > 0 and mdlzip_row[phase]["peak_tree_rss_mib"] > 0
+    assert mdlzip_row["decode_speedup"] > 0 and mdlzip_row["decompress_T2"]["block_process_peak_mib"] > 0
+    assert mdlzip_row["compress_block_process_peak_mib"] > 0
+    assert [r["compressor"] for r in classics] == ["xz -9e", "zstd -19 --long"]
+    assert all(r["status"] == "ok" and 0 < r["compressed_bytes"] < 30_000 for r in classics if shutil.which(r["compressor"].split()[0]))
+    assert "## text: 30,000 bytes, mdlzip level 1" in (tmp_path / "l.md").read_text()

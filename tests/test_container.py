@@ -11,7 +11,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 # The worked example of FORMAT.md: method stored, original b"abc".
-ABC_ARCHIVE = bytes.fromhex("894d445a 02 00 03 d8bb14d833d59559 00 00 03 616263 d5086c14")
+ABC_ARCHIVE = bytes.fromhex("894d445a 03 00 03 d8bb14d833d59559 00 00 03 616263 96c3ca93")
 
 
 def pack(encoded: Encoded, method_id: int = 1, length: int = 3, checksum: bytes = b"\x00" * 8) -> bytes:
@@ -96,14 +96,15 @@ def test_short_prefix_of_magic_is_truncated():
 
 def test_unsupported_version():
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 3
-    expect_error(with_crc(bytes(body)), "unsupported format version 3")
+    body[4] = 4
+    expect_error(with_crc(bytes(body)), "unsupported format version 4")
 
 
-def test_version_1_names_the_release_that_reads_it():
+@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2")])
+def test_earlier_versions_name_the_release_that_reads_them(version, release):
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 1
-    expect_error(with_crc(bytes(body)), "written by mdlzip 0.1")
+    body[4] = version
+    expect_error(with_crc(bytes(body)), f"written by mdlzip {release}; this mdlzip reads version 3")
 
 
 def test_unknown_method_id():

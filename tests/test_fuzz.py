@@ -125,7 +125,7 @@ def test_huge_declared_length_allocates_nothing():
 
 
 def test_a_neural_archive_claiming_a_huge_length_allocates_nothing():
-    encoded = container.unpack((Path(__file__).parent / "fixtures" / "sample.v2-neural.mdlz").read_bytes())[3]
+    encoded = container.unpack((Path(__file__).parent / "fixtures" / f"sample.v{container.FORMAT_VERSION}-neural.mdlz").read_bytes())[3]
     archive = container.pack(2, container.MAX_LENGTH, b"\x00" * 8, encoded)
     assert peak_memory(lambda: mdlzip.decompress(archive)) < 4 << 20
     with pytest.raises(MdlzipError, match="too short"):

@@ -82,7 +82,7 @@ def test_streams_are_independent():
         assert np.array_equal(run_chunks(model, tokens[s : s + 1], 1)[0], together[s])
 
 
-@pytest.mark.parametrize("archive", sorted(p.name for p in FIXTURES.glob("*.v2-neural*.mdlz")))
+@pytest.mark.parametrize("archive", sorted(p.name for p in FIXTURES.glob(f"*.v{container.FORMAT_VERSION}-neural*.mdlz")))
 def test_engine_is_the_reference_on_the_fixtures_models(archive):
     _, _, _, encoded = container.unpack((FIXTURES / archive).read_bytes())
     header = neural.Header.from_bytes(encoded.header)

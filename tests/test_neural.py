@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mdlzip.coding import block_coder
 from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded, Options, neural
 
@@ -70,7 +71,7 @@ def test_the_side_models_alone_code_one_stream_without_a_transformer(monkeypatch
     def no_engine(*args, **kwargs):
         raise AssertionError("the side models alone need no transformer")
 
-    monkeypatch.setattr(neural, "IntModel", no_engine)
+    monkeypatch.setattr(block_coder, "IntModel", no_engine)
     assert neural.decode(enc, len(data), Options()) == data
 
 

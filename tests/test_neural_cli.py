@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import mdlzip
+from mdlzip import container
 
 from conftest import run_process
 
@@ -52,7 +53,7 @@ def test_side_models_switch(workdir):
 
 
 def test_fixtures_cover_both_data_codings():
-    facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob("*.v2-neural.mdlz")]
+    facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob(f"*.v{container.FORMAT_VERSION}-neural.mdlz")]
     assert {f["side_models"] is None for f in facts} == {True, False}
 
 
@@ -70,18 +71,27 @@ def test_archives_from_earlier_versions_still_decode(archive):
     assert mdlzip.decompress((FIXTURES / archive).read_bytes()) == original
 
 
-@pytest.mark.parametrize("archive", sorted(p.name for p in (FIXTURES / "v1").glob("*.mdlz")))
-def test_version_1_archives_are_refused_with_the_release_that_reads_them(workdir, archive):
-    """mdlzip 0.1's archives: one line naming mdlzip 0.1, exit 1, no output, never a wrong decode."""
-    out = run_process("decompress", "-c", str(FIXTURES / "v1" / archive), cwd=workdir)
+EARLIER = sorted(str(p.relative_to(FIXTURES)) for version in ("v1", "v2") for p in (FIXTURES / version).glob("*.mdlz"))
+
+
+@pytest.mark.parametrize("archive", EARLIER)
+def test_earlier_versions_archives_are_refused_with_the_release_that_reads_them(workdir, archive):
+    """mdlzip 0.1's and 0.2's archives: one line naming that release, exit 1, no output, never a wrong decode."""
+    out = run_process("decompress", "-c", str(FIXTURES / archive), cwd=workdir)
+    release = {"v1": "0.1", "v2": "0.2"}[archive.split("/")[0]]
     assert out.code == 1 and out.out == b""
-    assert "written by mdlzip 0.1" in out.err and len(out.err.strip().splitlines()) == 1
+    assert f"written by mdlzip {release};" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def test_earlier_fixtures_are_there():
+    assert len([a for a in EARLIER if a.startswith("v2/")]) == 6 and len([a for a in EARLIER if a.startswith("v1/")]) == 4
 
 
 def test_fixtures_cover_every_method_and_a_nonempty_model():
     facts = [mdlzip.info(p.read_bytes()) for p in FIXTURES.glob("*.mdlz")]
     assert {f["method"] for f in facts} == {"stored", "zstd", "neural", "xz"}
     assert any(f["method"] == "neural" and f["params_nonzero"] > 0 for f in facts)
+    assert any(f["method"] == "neural" and f["params_nonzero"] > 0 and f["side_models"] and f["block_count"] == 3 for f in facts)
 
 
 def test_verbose_compress_reports_the_decisions(workdir):

@@ -1,11 +1,13 @@
 """Method 2, neural: train a byte transformer on the input, store it, range-code the data with it.
 
 Header section: the model config, the number of lock-step streams, the size of
-the side models' tables (0: no side models), the facts shown by ``info``
-(training steps and time, codelengths) and, where the archive uses a prior,
-how and which one. Model section: the integer weights (``coding.weight_codec``),
-or their delta from the prior's. Data section: the range-coded bytes
-(``coding.data_coder``). The decoder path imports no trainer.
+the side models' tables (0: no side models), the number of blocks, the facts
+shown by ``info`` (training steps and time, codelengths) and, where the archive
+uses a prior, how and which one. Model section: the integer weights
+(``coding.weight_codec``), or their delta from the prior's. Data section: the
+range-coded bytes (``coding.data_coder``), of one block or of several
+independent ones (``coding.blocks``, coded in parallel by ``coding.block_coder``),
+all coded with the one model. The decoder path imports no trainer.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..coding import data_coder, weight_codec
-from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig, side_coder
+from ..coding import blocks, weight_codec
+from ..coding.block_coder import BlockCoder, Coding
+from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig
 from ..coding.varint import Reader, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
-from ..model.int_model import IntModel, IntWeights, QTensor
+from ..model.int_model import IntWeights, QTensor
 from ..prior import DIGEST_BYTES, apply_delta, delta_of, find
 from . import Encoded, Options, Phase, note
 
@@ -28,11 +31,19 @@ METHOD_ID = 2
 NAME = "neural"
 MIN_INPUT = 4096  # below this a stored model cannot pay for itself
 MIN_INPUT_PRIMED = 64  # with a prior the side models start from its text: small inputs can win
-# Below this no transformer is trained (a prior's may still be refined): at 100 kB no trained
-# model has paid for itself beside the side models at any level or sparsifier measured
-# (benchmarks/results/sparsifiers.md), so training there would be pure waste of time.
-TRAIN_MIN_INPUT = 256 * 1024
+# Below this no transformer is trained (a prior's may still be refined): beside the side models
+# of format 3 no trained model has paid for itself on 1 MB of text at level 1 or 6 (enwik6: the
+# trained candidate 127 and 225 bytes larger than the side models alone, after 16 and 2 minutes
+# of training) nor on 4 MiB at level 1 (Linux documentation: 320 bytes larger), so training there
+# would be pure waste of time. From here on the level buys training (and above it inputs are blocks).
+TRAIN_MIN_INPUT = 8 << 20
 MAX_STREAMS = 1 << 16
+# Inputs up to this are one block, coded as one piece; larger ones are cut into independent
+# blocks of at most this many bytes (``coding.blocks``), which code and decode in parallel
+# processes. Each block's side models start cold: on enwik6, 2 blocks of 500 kB cost 4.8% and
+# 4 of 250 kB 10.4% more than one; at 8 MiB a block has long passed the steep start of the side
+# models' learning curve. A process holds one block's tables: about 0.7 GiB.
+BLOCK_SIZE = 8 << 20
 _CFG_BYTES = len(ModelConfig().to_bytes())
 
 
@@ -91,6 +102,7 @@ class Header:
     cfg: ModelConfig
     streams: int
     side: SideConfig | None
+    blocks: int  # independent blocks of the data section (``coding.blocks``)
     # Informational, for ``info``: never used to decode.
     train_steps: int
     train_ms: int
@@ -115,6 +127,7 @@ class Header:
         out = bytearray(self.cfg.to_bytes())
         put_uint(out, self.streams)
         put_uint(out, self.side.table_bits if self.side else 0)
+        put_uint(out, self.blocks)
         for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
             put_uint(out, v)
         if self.prior_use != NO_PRIOR:
@@ -129,17 +142,20 @@ class Header:
         cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
         streams, side_bits = r.uint(MAX_STREAMS), r.uint(64)
         side = SideConfig(side_bits) if side_bits else None
+        count = r.uint(1 << 40)
+        if not 1 <= count <= blocks.MAX_BLOCKS:
+            r.fail(f"block count {count} outside 1..{blocks.MAX_BLOCKS}")
         fields = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50)]
         if streams < 1:
             r.fail("bad stream count")
         tail = Reader(r.rest(), "neural header")
         if not tail.raw:
-            return cls(cfg, streams, side, *fields)
+            return cls(cfg, streams, side, count, *fields)
         use = tail.uint(DELTA)
         prior, delta_bytes = tail.bytes(DIGEST_BYTES), tail.uint(1 << 50)
         if use == NO_PRIOR or tail.rest() or (use == PRIMED and not side):
             tail.fail("bad prior field or trailing bytes")
-        return cls(cfg, streams, side, *fields, use, prior, delta_bytes)
+        return cls(cfg, streams, side, count, *fields, use, prior, delta_bytes)
 
 
 def encode(data: bytes, options: Options) -> Encoded:
@@ -179,14 +195,21 @@ def encode(data: bytes, options: Options) -> Encoded:
 
         return report
 
+    lengths = blocks.split(len(data), int(options.extra.get("block_size", BLOCK_SIZE)))
+    view, starts = memoryview(data), np.cumsum([0, *lengths]).tolist()
+    parts = [view[a:b] for a, b in zip(starts, starts[1:])]
+    longest = max(lengths)
     adaptive = options.extra.get("adaptive", True)
-    streams = int(options.extra.get("streams", streams_for(len(data), adaptive)))
-    # Side models sized for the input alone, and larger ones that also hold the prior's text.
-    side = SideConfig.for_input(len(data)) if adaptive else None
-    side_primed = SideConfig.for_input(len(data), len(prior.text)) if adaptive and prior else None
+    streams = int(options.extra.get("streams", streams_for(longest, adaptive)))
+    # Side models sized for a block alone, and larger ones that also hold the prior's text.
+    side = SideConfig.for_input(longest) if adaptive else None
+    side_primed = SideConfig.for_input(longest, len(prior.text)) if adaptive and prior else None
     chunk = max(8, 16384 // streams)
     primed = PRIMED if side_primed else NO_PRIOR
     empty = weight_codec.encode(EMPTY)
+    coder = BlockCoder(options.threads or 1, options.threads)
+    if len(lengths) > 1:
+        note(options.progress, f"{len(lengths)} blocks of {lengths[-1]:,} to {lengths[0]:,} bytes, coded in {min(coder.workers, len(lengths))} process(es)")
     # Two-part code selection, each candidate measured exactly. Candidates are (kind, weights
     # the decoder rebuilds, model section, prior use): the model trained on the input; with side
     # models the empty model (side models alone, no model bytes at all), also primed by the
@@ -194,12 +217,13 @@ def encode(data: bytes, options: Options) -> Encoded:
     candidates = []
     result = None
     # One pass of the side models alone gives the empty model's data section and the bit
-    # probabilities the transformer is trained to complement.
+    # probabilities the transformer is trained to complement (each block's, as its decoder sees them).
     alone, side_probs = None, None
     mixture = side and will_train and plan.mixture
     if side and group.leader:
         side_probs = np.empty((len(data), 8), dtype=np.uint16) if mixture else None
-        alone = data_coder.encode_uniform(data, 1, side, None, Phase(options.progress, "side models", len(data)).advance, side_probs)
+        alone_blocks = coder.encode(parts, Coding(EMPTY, 1, side, True), Phase(options.progress, "side models", len(data)).advance, side_probs)
+        alone = blocks.pack(lengths, [c.data for c in alone_blocks])
     if not will_train:
         note(options.progress, f"no transformer trained: below {int(options.extra.get('train_min', TRAIN_MIN_INPUT)):,} bytes none has paid")
     if will_train:
@@ -227,25 +251,25 @@ def encode(data: bytes, options: Options) -> Encoded:
         candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
     if not candidates:  # nothing trained and no side models: every byte value equally likely
         candidates.append(("uniform", EMPTY, empty, NO_PRIOR))
-    # The side models learn the prior's text once; each primed candidate codes with a copy.
-    primed_start = None
-    if side_primed and any(c[3] != NO_PRIOR for c in candidates):
-        primed_start = side_coder(side_primed, data_coder.segment_lengths(len(data), streams), prime=prior.text)
     coded = []
-    for kind, weights, model_bytes, use in candidates:
-        start, side_i = (primed_start, side_primed) if use != NO_PRIOR else (None, side)
-        # The side models alone code best as one stream (every byte sees all before it); the
-        # lock-step streams are for the transformer's batches, and a primed start has them.
-        side_alone = is_empty(weights) and side and use == NO_PRIOR
-        streams_i = 1 if side_alone else streams
-        if side_alone and alone is not None and len(alone) <= len(data):
-            data_bytes, integer_bits = alone, 8.0 * len(data)
-        else:
-            phase = f"encode: {CANDIDATE_NAMES[kind]}{' (primed)' if use == PRIMED else ''}"
-            data_bytes, integer_bits, side_i = _code_data(data, weights, streams_i, chunk, side_i, start, options, phase)
-        if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
-            use = NO_PRIOR
-        coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
+    with coder:
+        for kind, weights, model_bytes, use in candidates:
+            # The side models learn the prior's text first, in every block alike.
+            side_i, prime = (side_primed, prior.text if side_primed else b"") if use != NO_PRIOR else (side, b"")
+            # The empty model's data section is the side models' pass above, already made.
+            side_alone = is_empty(weights) and side and use == NO_PRIOR
+            streams_i = 1 if side_alone else streams
+            if side_alone and alone is not None and len(alone) <= len(data):
+                data_bytes, integer_bits = alone, 8.0 * len(data)
+            else:
+                phase = f"encode: {CANDIDATE_NAMES[kind]}{' (primed)' if use == PRIMED else ''}"
+                coding = Coding(weights, streams_i, side_i, is_empty(weights), chunk, prime)
+                data_bytes, integer_bits, side_i = _code_data(coder, parts, lengths, coding, options, phase)
+            if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
+                use = NO_PRIOR
+            coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
+    if len(lengths) > 1:
+        note(options.progress, f"peak memory of a process coding blocks: {coder.peak_rss / 2**20:,.0f} MiB")
     best = min(coded, key=lambda c: c[0])
     _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams = best
     note(options.progress, "candidates, model + data bytes: " + ", ".join(
@@ -258,28 +282,31 @@ def encode(data: bytes, options: Options) -> Encoded:
         return 0 if math.isnan(bpb) else round(bpb * 1000)
 
     header = Header(
-        cfg, streams, side, result.steps if result else 0, int(result.seconds * 1000) if result else 0,
+        cfg, streams, side, len(lengths), result.steps if result else 0, int(result.seconds * 1000) if result else 0,
         milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(integer_bits / len(data)),
         smallest("trained"), smallest("empty"), use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
     )
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
 
-def _code_data(data, weights, streams, chunk, side, start, options, phase) -> tuple[bytes, float, SideConfig | None]:
-    """The data section coded with exactly the model the decoder will rebuild; without the side
-    models where they do not beat the transformer's own codelength."""
-    if side and is_empty(weights):
-        data_bytes = data_coder.encode_uniform(data, streams, side, start, Phase(options.progress, phase, len(data)).advance)
-        if len(data_bytes) <= len(data):
-            return data_bytes, 8.0 * len(data), side
-        side = None  # incompressible: the uniform code below is never larger than the input
-    engine = IntModel(weights, options.threads)
-    chunk = min(weights.cfg.window, chunk)
-    data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, Phase(options.progress, phase, len(data)).advance, side, start)
-    if side and len(data_bytes) > integer_bits / 8 + 8:
-        side = None
-        data_bytes, integer_bits = data_coder.encode(data, engine, streams, chunk, Phase(options.progress, f"{phase} without side models", len(data)).advance)
-    return data_bytes, integer_bits, side
+def _code_data(coder: BlockCoder, parts: list, lengths: list[int], coding: Coding, options: Options, phase: str) -> tuple[bytes, float, SideConfig | None]:
+    """The data section, every block coded with exactly the model the decoder will rebuild; without
+    the side models where they do not beat the transformer's own codelength."""
+
+    def run(coding: Coding, phase: str) -> tuple[bytes, float]:
+        coded = list(coder.encode(parts, coding, Phase(options.progress, phase, sum(lengths)).advance))
+        return blocks.pack(lengths, [c.data for c in coded]), sum(c.integer_bits for c in coded)
+
+    if coding.side and coding.uniform:
+        data_bytes, integer_bits = run(coding, phase)
+        if len(data_bytes) <= sum(lengths):
+            return data_bytes, integer_bits, coding.side
+        coding = replace(coding, side=None, prime=b"")  # incompressible: the uniform code below is never larger than the input
+    data_bytes, integer_bits = run(coding, phase)
+    if coding.side and len(data_bytes) > integer_bits / 8 + 8:
+        coding = replace(coding, side=None, prime=b"")
+        data_bytes, integer_bits = run(coding, f"{phase} without side models")
+    return data_bytes, integer_bits, coding.side
 
 
 # Every frequency is at least 1 of at most 2**16 + 255 (and every bit probability at most
@@ -293,6 +320,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     header = Header.from_bytes(encoded.header)
     if original_length > MAX_BYTES_PER_DATA_BYTE * (len(encoded.data) + 8):
         raise MdlzipError("corrupt archive: the data section is too short for the original length")
+    parts = blocks.read(encoded.data, header.blocks, original_length, MAX_BYTES_PER_DATA_BYTE)
     if options.device not in ("auto", "cpu"):
         pick_device(options.device)  # checks the option; the integer engine itself runs on the CPU
     weights, prime = weight_codec.decode(encoded.model, header.cfg), b""
@@ -303,11 +331,22 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
             if prior.weights is None or prior.weights.cfg != header.cfg:
                 raise MdlzipError("corrupt archive: its prior has no transformer of the archive's shape")
             weights = apply_delta(prior.weights, weights)
-    progress = Phase(options.progress, "decode", original_length).advance
-    if header.side and is_empty(weights):
-        return data_coder.decode_uniform(encoded.data, original_length, header.streams, header.side, prime, progress)
-    engine = IntModel(weights, options.threads)
-    return data_coder.decode(encoded.data, engine, original_length, header.streams, progress, header.side, prime)
+    coding = Coding(weights, header.streams, header.side, is_empty(weights), prime=prime)
+    coder = BlockCoder(options.threads or 1, options.threads)
+    out = b"".join(coder.decode(parts, coding, Phase(options.progress, "decode", original_length).advance))
+    if header.blocks > 1:
+        note(options.progress, f"{header.blocks} blocks decoded in {min(coder.workers, header.blocks)} process(es), peak memory of one {coder.peak_rss / 2**20:,.0f} MiB")
+    return out
+
+
+def locate_damage(encoded: Encoded, original_length: int) -> str | None:
+    """Where an archive whose CRC32 failed is damaged, if a block's own CRC32 tells: "block k of B"."""
+    try:
+        count = Header.from_bytes(encoded.header).blocks
+    except MdlzipError:
+        return None
+    index = blocks.damaged(encoded.data, count)
+    return None if index is None else f"block {index + 1} of {count}"
 
 
 def describe(encoded: Encoded, original_length: int) -> dict:
@@ -327,6 +366,10 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "value_bits_per_nonzero": value_bits / nonzero if nonzero else None,
         "architecture": header.cfg.describe(),
         "streams": header.streams,
+        "block_count": header.blocks,
+        # Inside data_bytes: the block table (none for one block), then each block's coded bytes.
+        "block_table_bytes": blocks.table_bytes(encoded.data, header.blocks),
+        "blocks": blocks.describe(encoded.data, header.blocks, original_length),
         "train_steps": header.train_steps,
         # Why no transformer was trained, where none was (the rule above TRAIN_MIN_INPUT).
         "training": None if header.train_steps or header.trained_bytes else f"skipped: no transformer is trained below {TRAIN_MIN_INPUT:,} bytes (none paid there); a prior's may be refined",
