@@ -121,7 +121,7 @@ def markdown(results: dict) -> str:
         "",
         f"Machine: {machine_line(results['machine'])}; the step compiled for {results['isa']}.",
         "",
-        f"Input: {results['input']}; {results['streams']} streams (the default for 1 MB), d64x2 (the plan's shape at 1 MB). "
+        f"Input: {results['input']}; {results['streams']} streams (the default for 1 MB without side models; with them the input is one stream), d64x2 (the plan's shape at 1 MB). "
         "Decoder: one step per call; encoder: the encoder's chunks. The clock starts once the attention window is full.",
         "",
         "| model | nonzero weights | multiply-adds per byte | path | threads | bytes/s | multiply-adds/s |",
@@ -135,7 +135,7 @@ def markdown(results: dict) -> str:
                 f"{r['bytes_per_s'] / 1e3:,.1f} k | {r['multiply_adds_per_s'] / 1e9:.2f} G |"
             )
     if results.get("decode"):
-        lines += ["", "`mdlzip decompress` end to end (a fresh process, torch import included), the input's first 1 MB:", "",
+        lines += ["", "`mdlzip decompress` end to end (a fresh process, start-up included), the input's first 1 MB:", "",
                   "| archive | archive bytes | seconds | bytes/s |", "|---|---:|---:|---:|"]
         for d in results["decode"]:
             lines.append(f"| {d['archive']} | {d['archive_bytes']:,} | {d['seconds']:.1f} | {d['bytes_per_s'] / 1e3:.1f} k |")
