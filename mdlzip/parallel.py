@@ -3,7 +3,7 @@
 Workers are started with ``spawn``, never ``fork``: the parent may hold torch's
 OpenMP threads and the integer engine's thread pool, and a forked child inherits
 their locks without the threads that would release them. Each worker imports
-what its job needs afresh (about a second) and holds its own tables, so memory
+what its job needs afresh (a fraction of a second: coding loads no torch) and holds its own tables, so memory
 grows with the number of workers, not with the input. With one worker, or one
 job, everything runs in this process, and no worker is started at all.
 
