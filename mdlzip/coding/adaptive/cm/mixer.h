@@ -35,16 +35,10 @@ static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int
     return 0;
 }
 
-/* The two loops that dominate the side models' time. Integer-exact, so vectorized clones for newer
-   x86 processors (chosen at run time where the compiler supports it) give the same results. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("default", "sse4.1", "avx2")))
-#else
-#define VECTOR_CLONES
-#endif
-
-VECTOR_CLONES int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);
-VECTOR_CLONES void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err);
+/* The two loops that dominate the side models' time (mixer.c: vectorized clones chosen at run
+   time, integer-exact, so every clone gives the same results). */
+int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);
+void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err);
 
 /* The logit of set ``set`` over inputs x (also kept for the update). */
 static inline int64_t mixer_predict(Mixer *m, const Logistic *lg, const int32_t *x, size_t set) {
