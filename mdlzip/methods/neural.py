@@ -33,7 +33,7 @@ MIN_INPUT = 4096  # below this a stored model cannot pay for itself
 MIN_INPUT_PRIMED = 64  # with a prior the side models start from its text: small inputs can win
 # Below this no transformer is trained (a prior's may still be refined): beside the side models
 # of format 3 no trained model has paid for itself on 1 MB of text at level 1 or 6 (enwik6: the
-# trained candidate 127 and 225 bytes larger than the side models alone, after 16 and 2 minutes
+# trained candidate 225 and 127 bytes larger than the side models alone, after 2 and 16 minutes
 # of training) nor on 4 MiB at level 1 (Linux documentation: 320 bytes larger), so training there
 # would be pure waste of time. From here on the level buys training (and above it inputs are blocks).
 TRAIN_MIN_INPUT = 8 << 20

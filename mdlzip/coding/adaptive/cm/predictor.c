@@ -70,7 +70,9 @@ struct Predictor {
     Mixer mix[N_MIXERS], final;
     int transformer;  /* mix a transformer's predictions in (predictor_mix_transformer) */
     Mixer last;       /* that mix: the transformer's logit and the side models' */
-    int16_t stretch16[P16_ONE]; /* 16-bit p -> logit, the inverse of squash16 */
+    /* 16-bit p -> logit, the exact inverse of squash16: finer than stretch16() (common.h), which
+       reads the 12-bit table and would blunt the sure probabilities the last mixer passes on */
+    int16_t logit16[P16_ONE];
     APM apm[N_APMS];
     AdaptiveMap direct[N_DIRECT];
     int priming;
@@ -136,7 +138,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     /* each 16-bit probability's nearest logit; ties go to the larger one */
     for (int q = 0, d = -LOGIT_MAX; q < P16_ONE; q++) {
         while (d < LOGIT_MAX && abs(p->lg.squash16[d + 1 + LOGIT_MAX] - q) <= abs(p->lg.squash16[d + LOGIT_MAX] - q)) d++;
-        p->stretch16[q] = (int16_t)d;
+        p->logit16[q] = (int16_t)d;
     }
     for (int a = 0; a < N_APMS; a++)
         if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], 5)) goto fail;
@@ -374,8 +376,8 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         int mixing = p->transformer && !p->priming;
         int32_t lx[2];
         if (mixing) {
-            lx[0] = p->stretch16[transformer_p16(cum, c0, j)];
-            lx[1] = p->stretch16[pf];
+            lx[0] = p->logit16[transformer_p16(cum, c0, j)];
+            lx[1] = p->logit16[pf];
             pf = squash16(lg, mixer_predict(&p->last, lg, lx, 0));
             if (pf < 1) pf = 1;
             if (pf > P16_ONE - 1) pf = P16_ONE - 1;
