@@ -236,6 +236,7 @@ def encode(data: bytes, options: Options) -> Encoded:
         del side_probs  # 16 bytes per input byte, not needed to code
         if group.world > 1:
             note(options.progress, f"the {group.world} processes ended training with identical weights")
+        group.leave()
     if not group.leader:
         return None  # rank 0 codes and writes the archive
     if will_train:

@@ -123,8 +123,29 @@ class Group:
         if any(not torch.equal(d, every[0]) for d in every):
             raise MdlzipError("distributed training: the ranks ended with different weights")
 
+    def leave(self) -> None:
+        """End the group on every rank at once, when training ends: rank 0 then codes alone. A rank
+        that tore its connections down at exit while rank 0 still held them could abort in gloo's
+        threads ("terminate called without an active exception"), failing the run."""
+        global _joined
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+        _joined = None
+
 
 _joined: Optional[Group] = None
+
+
+def _end() -> None:
+    """At exit, a group that training did not end (an error on the way)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def join(device) -> Group:
@@ -143,6 +164,6 @@ def join(device) -> Group:
             torch.cuda.set_device(device)
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend, timeout=TIMEOUT)
-        atexit.register(dist.destroy_process_group)
+        atexit.register(_end)
         _joined = Group(device, dist.get_rank(), dist.get_world_size(), backend)
     return _joined
