@@ -17,7 +17,7 @@ from neural_helpers import random_int_weights
 
 SOURCE = Path(data_coder.__file__).read_bytes()
 # sha256 of the data section in test_bitstream_is_pinned; changes only with a new format version.
-PINNED = "33186578f25af49dc69209633142455198b029e67f72228953b8e56dbf1e6b10"
+PINNED = "beb0059a34f59720ea340110b5d19450dfcc248c6c422585b543783b543572d4"
 SQUASH16 = "84ead9aa2ebf71e76f6d5552f2f2ab4560d3adcbf365c108a860a6a09c10952e"
 
 
@@ -117,17 +117,20 @@ def test_bitstream_is_pinned():
     lengths, segs = _segments(data, 4)
     freqs = np.array(_lcg(lengths[0] * 4 * 256, 2), dtype=np.int64).reshape(lengths[0], 4, 256) % 60000 + 1
     enc = side_coder(SideConfig(12), lengths)
-    enc.mix_transformer()
+    enc.mix_transformer(52000, 70000)  # the last mixer's start weights as a trainer leaves them
     for t in range(lengths[0]):
         m = 4 if t < lengths[-1] else 3
         enc.encode_step(freqs[t, :m], np.ascontiguousarray(segs[:m, t]))
     assert hashlib.sha256(enc.finish()).hexdigest() == PINNED
 
 
-def _code_stepwise(data: bytes, freqs: np.ndarray, mix: bool) -> bytes:
-    coder = side_coder(SideConfig(14), [len(data)])
-    if mix:
+def _code_stepwise(data: bytes, freqs: np.ndarray, mix, side: SideConfig = SideConfig(14)) -> bytes:
+    """``mix``: False, True (the last mixer's default weights) or its start weights."""
+    coder = side_coder(side, [len(data)])
+    if mix is True:
         coder.mix_transformer()
+    elif mix:
+        coder.mix_transformer(*mix)
     for t, b in enumerate(data):
         coder.encode_step(freqs[t : t + 1], bytes((b,)))
     return coder.finish()
@@ -144,6 +147,22 @@ def test_a_mixed_transformer_is_used_and_an_unmixed_one_ignored():
     assert _code_stepwise(data, oracle, mix=False) == alone
     assert _code_stepwise(data, uniform, mix=True) != alone  # the last mixer learns even from nothing
     assert len(_code_stepwise(data, oracle, mix=True)) < len(data) / 20 < len(alone) / 19
+
+
+def test_the_last_mixer_starts_from_the_weights_given():
+    """Both sides start the last mixer where the archive says (the trainer's weights): the
+    default is 1 and 1, a transformer weighted 0 at first has to earn its weight (an oracle then
+    costs more than one trusted from the start), and other start weights decode alike."""
+    data = SOURCE[:3000]
+    oracle = np.ones((len(data), 256), dtype=np.int64)
+    oracle[np.arange(len(data)), np.frombuffer(data, dtype=np.uint8)] = 1 << 20
+    assert _code_stepwise(data, oracle, True) == _code_stepwise(data, oracle, (1 << 16, 1 << 16))
+    trusted, ignored = _code_stepwise(data, oracle, (1 << 16, 1 << 16)), _code_stepwise(data, oracle, (0, 1 << 16))
+    assert len(trusted) < len(ignored) < len(data) / 20
+    for mix in ((0, 1 << 16), (-3 << 14, 5 << 15), (1 << 30, -(1 << 30))):  # the last pair clamps to the limit
+        coder = side_coder(SideConfig(14), [len(data)], _code_stepwise(data, oracle, mix))
+        coder.mix_transformer(*mix)
+        assert b"".join(coder.decode_step(oracle[t : t + 1]) for t in range(len(data))) == data
 
 
 def test_mix_transformer_comes_before_the_first_step():

@@ -1,5 +1,6 @@
 """The neural method end to end, with tiny models so it runs in seconds."""
 
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,16 @@ def test_bad_header_is_rejected(encoded):
     for header in (b"", encoded.header[:-1], encoded.header + b"\0", b"\xff" * len(encoded.header)):
         with pytest.raises(MdlzipError):
             neural.decode(Encoded(header, encoded.model, encoded.data), len(TEXT), Options())
+
+
+def test_the_mixing_weights_round_trip_in_the_header_and_out_of_range_ones_are_refused(encoded):
+    header = neural.Header.from_bytes(encoded.header)
+    for mix in ((-(1 << 22), 1 << 22), (0, 1), (40384, 67697)):
+        assert neural.Header.from_bytes(replace(header, mix=mix).to_bytes()).mix == mix
+    for mix in ((1 << 22) + 1, 0), (0, -(1 << 22) - 1):
+        with pytest.raises(MdlzipError, match="neural header"):
+            neural.Header.from_bytes(replace(header, mix=mix).to_bytes())
+    assert neural.fixed_mix((0.6162, 1e9)) == (40383, 1 << 22)
 
 
 def test_decoder_path_imports_no_trainer(encoded, tmp_path):

@@ -32,6 +32,7 @@ class Coding:
     uniform: bool
     chunk: int = 256  # time steps the encoder feeds the transformer at once
     prime: bytes = b""  # a prior's text, learned by each block's side models before its first byte
+    mix: tuple[int, int] = data_coder.MIX_START  # where the side models' last mixer starts (16.16)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _encode(job: tuple[Coding, bytes, object, Optional[Callable[[int], None]]]) 
         return Coded(coded, 8.0 * len(data), out if probs is True else None)
     engine = IntModel(coding.weights, _engine_threads)
     chunk = min(coding.weights.cfg.window, coding.chunk)
-    coded, bits = data_coder.encode(data, engine, coding.streams, chunk, progress, coding.side, start)
+    coded, bits = data_coder.encode(data, engine, coding.streams, chunk, progress, coding.side, start, coding.mix)
     return Coded(coded, bits)
 
 
@@ -87,7 +88,7 @@ def _decode(job: tuple[Coding, int, bytes, Optional[Callable[[int], None]]]) -> 
     coding, length, raw, progress = job
     if coding.side and coding.uniform:
         return data_coder.decode_uniform(raw, length, coding.streams, coding.side, coding.prime, progress)
-    return data_coder.decode(raw, IntModel(coding.weights, _engine_threads), length, coding.streams, progress, coding.side, coding.prime)
+    return data_coder.decode(raw, IntModel(coding.weights, _engine_threads), length, coding.streams, progress, coding.side, coding.prime, coding.mix)
 
 
 class BlockCoder:

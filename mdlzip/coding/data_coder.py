@@ -31,6 +31,8 @@ from ..model.int_model import IntModel
 from .adaptive import SideCoder, SideConfig, side_coder
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
+# The last mixer's weights for a transformer whose own were not fitted with the side models: 1 and 1.
+MIX_START = (1 << 16, 1 << 16)
 
 
 def segment_lengths(n: int, streams: int) -> list[int]:
@@ -65,11 +67,14 @@ def encode(
     progress: Optional[Callable[[int], None]] = None,
     side: Optional[SideConfig] = None,
     start: Optional[SideCoder] = None,
+    mix: tuple[int, int] = MIX_START,
 ) -> tuple[bytes, float]:
     """The coded data, and the integer transformer's own codelength of it in bits.
 
     ``start`` is a side-model encoder for these segments that has already learned a
     prior's text (``side_coder(..., prime=text)``); a copy of it codes, so it serves again.
+    ``mix``: the 16.16 weights of the transformer's and the side models' logits where
+    the side models' last mixer starts.
     """
     lengths = segment_lengths(len(data), streams)
     if not lengths:
@@ -82,7 +87,7 @@ def encode(
     state = model.new_state(S)
     side_models = (start.copy() if start is not None else side_coder(side, lengths)) if side else None
     if side_models is not None:
-        side_models.mix_transformer()
+        side_models.mix_transformer(*mix)
     symbols_np = segs.astype(np.uint8)
     transformer_bits = 0.0
     for t0 in range(0, L, chunk):
@@ -166,13 +171,14 @@ def decode(
     progress: Optional[Callable[[int], None]] = None,
     side: Optional[SideConfig] = None,
     prime: bytes = b"",
+    mix: tuple[int, int] = MIX_START,
 ) -> bytes:
     lengths = segment_lengths(n, streams)
     if not lengths:
         return b""
     if side:
         side_models = side_coder(side, lengths, raw, prime)
-        side_models.mix_transformer()
+        side_models.mix_transformer(*mix)
     elif len(raw) % 4:
         raise MdlzipError("corrupt data section: length is not a multiple of 4")
     else:

@@ -20,7 +20,8 @@ import numpy as np
 from ..coding import blocks, weight_codec
 from ..coding.block_coder import BlockCoder, Coding
 from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig
-from ..coding.varint import Reader, put_uint
+from ..coding.data_coder import MIX_START
+from ..coding.varint import Reader, put_int, put_uint
 from ..errors import MdlzipError
 from ..model.config import ModelConfig
 from ..model.int_model import IntWeights, QTensor
@@ -61,6 +62,15 @@ def is_empty(weights: IntWeights) -> bool:
     """Whether this is the empty model, whose frequencies are uniform: the side models then code
     alone, and no transformer needs to run."""
     return weights.cfg == EMPTY.cfg and all(not bool(t.values.any()) for t in weights.weights.values())
+
+# The side models' mixer weight limit (cm/mixer.h); a stored mixing weight beyond it is corrupt.
+MIX_LIMIT = 1 << 22
+
+
+def fixed_mix(mix: tuple[float, float]) -> tuple[int, int]:
+    """The trainer's mixing weights as the last mixer's 16.16 integers, within its limit."""
+    return tuple(max(-MIX_LIMIT, min(MIX_LIMIT, round(w * 65536))) for w in mix)
+
 
 # How an archive uses its prior: not at all, only its text (primes the side models), or also its
 # transformer (the model section is then the delta from the prior's weights).
@@ -117,6 +127,9 @@ class Header:
     # model (side models alone; 0: not tried). The smaller one is this archive.
     trained_bytes: int
     empty_bytes: int
+    # Where the side models' last mixer starts, the 16.16 weights of the transformer's logit and
+    # theirs: those the trainer fitted with the transformer (coded right after ``blocks``).
+    mix: tuple[int, int] = MIX_START
     # Absent from archives without a prior. The best candidate with the prior's transformer
     # (0: none) is informational like the two above.
     prior_use: int = NO_PRIOR
@@ -128,6 +141,8 @@ class Header:
         put_uint(out, self.streams)
         put_uint(out, self.side.table_bits if self.side else 0)
         put_uint(out, self.blocks)
+        for w in self.mix:
+            put_int(out, w)
         for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
             put_uint(out, v)
         if self.prior_use != NO_PRIOR:
@@ -145,17 +160,20 @@ class Header:
         count = r.uint(1 << 40)
         if not 1 <= count <= blocks.MAX_BLOCKS:
             r.fail(f"block count {count} outside 1..{blocks.MAX_BLOCKS}")
+        mix = (r.int(MIX_LIMIT), r.int(MIX_LIMIT))
+        if max(map(abs, mix)) > MIX_LIMIT:
+            r.fail("mixing weight out of range")
         fields = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50)]
         if streams < 1:
             r.fail("bad stream count")
         tail = Reader(r.rest(), "neural header")
         if not tail.raw:
-            return cls(cfg, streams, side, count, *fields)
+            return cls(cfg, streams, side, count, *fields, mix)
         use = tail.uint(DELTA)
         prior, delta_bytes = tail.bytes(DIGEST_BYTES), tail.uint(1 << 50)
         if use == NO_PRIOR or tail.rest() or (use == PRIMED and not side):
             tail.fail("bad prior field or trailing bytes")
-        return cls(cfg, streams, side, count, *fields, use, prior, delta_bytes)
+        return cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes)
 
 
 def encode(data: bytes, options: Options) -> Encoded:
@@ -241,20 +259,20 @@ def encode(data: bytes, options: Options) -> Encoded:
         return None  # rank 0 codes and writes the archive
     if will_train:
         trained = to_integer(result.model)
-        candidates.append(("trained", trained, weight_codec.encode(trained), primed))
+        candidates.append(("trained", trained, weight_codec.encode(trained), primed, fixed_mix(result.mix)))
     if side and options.extra.get("empty", True):  # False: measure the trained model alone (benchmarks)
-        candidates.append(("empty", EMPTY, empty, NO_PRIOR))
+        candidates.append(("empty", EMPTY, empty, NO_PRIOR, MIX_START))
         if primed:
-            candidates.append(("empty", EMPTY, empty, PRIMED))
+            candidates.append(("empty", EMPTY, empty, PRIMED, MIX_START))
     if prior and prior.weights is not None:
-        candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA))
+        candidates.append(("prior", prior.weights, weight_codec.encode(delta_of(prior.weights, prior.weights)), DELTA, MIX_START))
         tuned = finetune(data, prior.weights, replace(plan, steps=max(1, plan.steps // 2)), device, train_progress("fine-tune"))
-        candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA))
+        candidates.append(("prior", tuned, weight_codec.encode(delta_of(prior.weights, tuned)), DELTA, MIX_START))
     if not candidates:  # nothing trained and no side models: every byte value equally likely
-        candidates.append(("uniform", EMPTY, empty, NO_PRIOR))
+        candidates.append(("uniform", EMPTY, empty, NO_PRIOR, MIX_START))
     coded = []
     with coder:
-        for kind, weights, model_bytes, use in candidates:
+        for kind, weights, model_bytes, use, mix in candidates:
             # The side models learn the prior's text first, in every block alike.
             side_i, prime = (side_primed, prior.text if side_primed else b"") if use != NO_PRIOR else (side, b"")
             # The empty model's data section is the side models' pass above, already made.
@@ -264,15 +282,15 @@ def encode(data: bytes, options: Options) -> Encoded:
                 data_bytes, integer_bits = alone, 8.0 * len(data)
             else:
                 phase = f"encode: {CANDIDATE_NAMES[kind]}{' (primed)' if use == PRIMED else ''}"
-                coding = Coding(weights, streams_i, side_i, is_empty(weights), chunk, prime)
+                coding = Coding(weights, streams_i, side_i, is_empty(weights), chunk, prime, mix)
                 data_bytes, integer_bits, side_i = _code_data(coder, parts, lengths, coding, options, phase)
             if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
                 use = NO_PRIOR
-            coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i))
+            coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i, mix))
     if len(lengths) > 1:
         note(options.progress, f"peak memory of a process coding blocks: {coder.peak_rss / 2**20:,.0f} MiB")
     best = min(coded, key=lambda c: c[0])
-    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams = best
+    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams, mix = best
     note(options.progress, "candidates, model + data bytes: " + ", ".join(
         f"{CANDIDATE_NAMES[c[1]]}{' (primed)' if c[7] == PRIMED else ''} {c[0]:,}{' (kept)' if c is best else ''}" for c in coded))
 
@@ -285,7 +303,7 @@ def encode(data: bytes, options: Options) -> Encoded:
     header = Header(
         cfg, streams, side, len(lengths), result.steps if result else 0, int(result.seconds * 1000) if result else 0,
         milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(integer_bits / len(data)),
-        smallest("trained"), smallest("empty"), use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
+        smallest("trained"), smallest("empty"), mix, use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
     )
     return Encoded(header.to_bytes(), model_bytes, data_bytes)
 
@@ -332,7 +350,7 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
             if prior.weights is None or prior.weights.cfg != header.cfg:
                 raise MdlzipError("corrupt archive: its prior has no transformer of the archive's shape")
             weights = apply_delta(prior.weights, weights)
-    coding = Coding(weights, header.streams, header.side, is_empty(weights), prime=prime)
+    coding = Coding(weights, header.streams, header.side, is_empty(weights), prime=prime, mix=header.mix)
     coder = BlockCoder(options.threads or 1, options.threads)
     out = b"".join(coder.decode(parts, coding, Phase(options.progress, "decode", original_length).advance))
     if header.blocks > 1:
@@ -384,6 +402,8 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "trained_model_candidate_bytes": header.trained_bytes,
         "side_models_alone_candidate_bytes": header.empty_bytes or None,
         "side_models": f"{SIDE_MODELS}; a hash table of 2^{header.side.table_bits} slots of 16 bytes" if header.side else None,
+        # Where the last mixer starts: the weights of the transformer's logit and the side models'.
+        "mix_weights": [w / 65536 for w in header.mix] if header.side and not is_empty(w) else None,
         "prior": header.prior.hex() if header.prior_use != NO_PRIOR else None,
         "prior_use": PRIOR_USES[header.prior_use],
         # With the prior's transformer the model section is the coded change from it.

@@ -62,6 +62,7 @@ class TrainResult:
     steps: int
     bits_per_nonzero: float  # the price of a weight the model-size term used last
     rel_step: float  # the quantization step chosen
+    mix: tuple[float, float] = (1.0, 1.0)  # the weights of the transformer's and the side models' logits in the mixture trained
 
 
 def _tokens(raw: np.ndarray, first: np.ndarray, floor: np.ndarray, width: int) -> torch.Tensor:
@@ -350,4 +351,5 @@ def train(
     model.eval()
     group.check_same(model)
     final_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES) if streams else float("nan")
-    return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step)
+    weights = tuple(float(v) for v in mix.detach().cpu()) if windows.side is not None else (1.0, 1.0)
+    return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step, weights)

@@ -212,9 +212,11 @@ static PyObject *SideCoder_prime(SideCoder *c, PyObject *text) {
 
 /* A new encoder in exactly this state: one primed state serves every candidate the encoder
    measures, instead of learning the prior's text again for each. */
-static PyObject *SideCoder_mix_transformer(SideCoder *c, PyObject *unused) {
+static PyObject *SideCoder_mix_transformer(SideCoder *c, PyObject *args) {
+    int w_transformer = 1 << 16, w_side = 1 << 16;
+    if (!PyArg_ParseTuple(args, "|ii", &w_transformer, &w_side)) return NULL;
     if (!ready(c)) return NULL;
-    if (predictor_mix_transformer(c->p)) {
+    if (predictor_mix_transformer(c->p, w_transformer, w_side)) {
         PyErr_SetString(PyExc_ValueError, "mix_transformer() comes before the first step");
         return NULL;
     }
@@ -363,8 +365,9 @@ static PyMethodDef SideCoder_methods[] = {
     {"decode_all", (PyCFunction)(void (*)(void))SideCoder_decode_all, METH_VARARGS | METH_KEYWORDS,
      "decode_all(steps=-1) -> bytes | None: decode the next steps with a uniform transformer; the whole input once all are done."},
     {"prime", (PyCFunction)SideCoder_prime, METH_O, "prime(text): learn from a text before the first step."},
-    {"mix_transformer", (PyCFunction)SideCoder_mix_transformer, METH_NOARGS,
-     "mix_transformer(): from the first step on, mix the given frequencies in (before it, they are ignored)."},
+    {"mix_transformer", (PyCFunction)SideCoder_mix_transformer, METH_VARARGS,
+     "mix_transformer(w_transformer=65536, w_side=65536): from the first step on, mix the given frequencies in, "
+     "the last mixer's 16.16 weights starting there (before it, they are ignored)."},
     {"copy", (PyCFunction)SideCoder_copy, METH_NOARGS, "copy() -> SideCoder: an encoder in this state (before any step)."},
     {"finish", (PyCFunction)SideCoder_finish, METH_NOARGS, "finish() -> bytes: the coded stream so far, flushed."},
     {"digest", (PyCFunction)SideCoder_digest, METH_NOARGS, "digest() -> int: a hash of the models' whole state."},

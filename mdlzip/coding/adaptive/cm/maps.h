@@ -82,11 +82,12 @@ static inline int apm_refine(APM *a, const Logistic *lg, int p16, size_t ctx) {
 /* The middle of a context's row, which most probabilities interpolate in. */
 static inline void apm_prefetch(const APM *a, size_t ctx) { PREFETCH(a->t + (ctx & (a->n - 1)) * APM_CELLS + APM_CELLS / 2); }
 
+/* Steps round to nearest, so a cell nears 0 and 65535 alike. */
 static inline void apm_update(APM *a, int bit) {
     int target = bit ? 65535 : 0;
     for (int k = 0; k < 2; k++) { /* both cells the prediction interpolated */
         int v = a->t[a->cell + k];
-        v += (target - v) >> a->rate;
+        v += (target - v + (1 << (a->rate - 1))) >> a->rate;
         a->t[a->cell + k] = (uint16_t)(v < 1 ? 1 : v);
     }
 }

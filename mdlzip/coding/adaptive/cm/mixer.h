@@ -56,8 +56,10 @@ static inline int mixer_rate(Mixer *m) {
     return lr > m->lr_floor ? lr : m->lr_floor;
 }
 
+/* The error and the steps round to nearest: truncation drifted every weight down by half a unit
+   per update, a pull the gradient had to fight (enwik6 -0.25%; a slow mixer diverged on it). */
 static inline void mixer_update(Mixer *m, const int32_t *x, int bit) {
-    train_weights(x, m->chosen, m->n_inputs, ((bit << P_BITS) - m->p) * mixer_rate(m) >> 4);
+    train_weights(x, m->chosen, m->n_inputs, (((bit << P_BITS) - m->p) * mixer_rate(m) + 8) >> 4);
 }
 
 #endif

@@ -39,9 +39,10 @@ int predictor_decoding(const Predictor *p);
    16-bit probability given to each coded bit is stored there (8 per byte, stream-major). */
 int predictor_step(Predictor *p, int m, const int64_t *freqs, uint8_t *bytes, uint16_t *probs);
 int64_t predictor_time(const Predictor *p);
-/* From the first step on, mix the transformer's frequencies in (see predictor.c); until then they
-   are ignored, as a model that knows nothing (the side models alone) would be. -1 once coding began. */
-int predictor_mix_transformer(Predictor *p);
+/* From the first step on, mix the transformer's frequencies in (see predictor.c) with 16.16 weights
+   starting at w_transformer and w_side (clamped to the mixers' limit); until then they are
+   ignored, as a model that knows nothing (the side models alone) would be. -1 once coding began. */
+int predictor_mix_transformer(Predictor *p, int32_t w_transformer, int32_t w_side);
 /* Every stream's coded bytes, stream s's byte t at s * lengths[0] + t. */
 const uint8_t *predictor_history(const Predictor *p);
 int predictor_streams(const Predictor *p);
