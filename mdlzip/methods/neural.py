@@ -141,8 +141,8 @@ class Header:
         put_uint(out, self.streams)
         put_uint(out, self.side.table_bits if self.side else 0)
         put_uint(out, self.blocks)
-        for w in self.mix:
-            put_int(out, w)
+        for w, start in zip(self.mix, MIX_START):
+            put_int(out, w - start)  # one byte each where the weights were not fitted
         for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
             put_uint(out, v)
         if self.prior_use != NO_PRIOR:
@@ -160,7 +160,7 @@ class Header:
         count = r.uint(1 << 40)
         if not 1 <= count <= blocks.MAX_BLOCKS:
             r.fail(f"block count {count} outside 1..{blocks.MAX_BLOCKS}")
-        mix = (r.int(MIX_LIMIT), r.int(MIX_LIMIT))
+        mix = tuple(start + r.int(2 * MIX_LIMIT) for start in MIX_START)
         if max(map(abs, mix)) > MIX_LIMIT:
             r.fail("mixing weight out of range")
         fields = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50)]
