@@ -133,9 +133,11 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
     if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 13, 25 * 16, 28)) goto fail;
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 11, 25 * 16, 28)) goto fail;
     /* Rates tuned once updates rounded to nearest (enwik6 -212 B, the kinds set -100 B in all):
-       the first layer starts faster and settles lower, the second settles lower still. */
+       the first layer starts faster and settles lower, the second settles lower still. The first
+       layer starts each weight at 1/32, not 1/8: its hundred-odd inputs summed at 1/8 made the
+       first bits overconfident (enwik6 -208 B, enwik5 -85 B, every kinds file smaller). */
     if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 6)) goto fail;
     /* It starts from the weights the trainer fitted, so it only follows drift, slowly (enwik6, a
        dense model trained at level 1: at the final mixer's rates 65 B more than with the weights
@@ -149,7 +151,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     for (int a = 0; a < N_APMS; a++)
         if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], 5)) goto fail;
     for (int d = 0; d < N_DIRECT; d++)
-        if (map_init(&p->direct[d], (size_t)1 << (d ? 22 : 16), 127)) goto fail;
+        if (map_init(&p->direct[d], (size_t)1 << (d ? 22 : 16), 1023)) goto fail; /* as the other maps: 127 lost 56 B on enwik6 */
     return p;
 fail:
     predictor_free(p);
