@@ -133,11 +133,11 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
     if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 11, 25 * 16, 28)) goto fail;
-    /* Rates tuned once updates rounded to nearest (enwik6 -212 B, the kinds set -100 B in all):
-       the first layer starts faster and settles lower, the second settles lower still. The first
-       layer starts each weight at 1/32, not 1/8: its hundred-odd inputs summed at 1/8 made the
-       first bits overconfident (enwik6 -208 B, enwik5 -85 B, every kinds file smaller). */
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 11, 20 * 16, 28)) goto fail;
+    /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
+       2; the second at 0.375, not 1). The first layer starts each weight at 1/32, not 1/8: its
+       hundred-odd inputs summed at 1/8 made the first bits overconfident. Together: enwik6 -520 B,
+       enwik5 -131 B, every kinds file smaller. */
     if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 6)) goto fail;
     /* It starts from the weights the trainer fitted, so it only follows drift, slowly (enwik6, a
        dense model trained at level 1: at the final mixer's rates 65 B more than with the weights
