@@ -96,7 +96,10 @@ class Pool:
             for process in processes:
                 process.terminate()
             for process in processes:
-                process.join(1)
+                process.join(5)
+                if process.is_alive():  # deaf to SIGTERM (a busy machine, a stuck call): it must not outlive us
+                    process.kill()
+                    process.join()
             executor.shutdown(wait=False, cancel_futures=True)
             raise
         executor.shutdown()
