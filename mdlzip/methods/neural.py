@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -176,6 +177,21 @@ class Header:
         return cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes)
 
 
+class _Measured(NamedTuple):
+    """A candidate coded: its exact size (model + data bytes) and what its archive would hold."""
+
+    total: int
+    kind: str
+    cfg: ModelConfig
+    model_bytes: bytes
+    data_bytes: bytes
+    integer_bits: float
+    side: SideConfig | None
+    use: int
+    streams: int
+    mix: tuple[int, int]
+
+
 def encode(data: bytes, options: Options) -> Encoded:
     # The trainer is only needed to encode: importing it here keeps it off the decoder's path.
     from ..train import distributed
@@ -286,26 +302,25 @@ def encode(data: bytes, options: Options) -> Encoded:
                 data_bytes, integer_bits, side_i = _code_data(coder, parts, lengths, coding, options, phase)
             if use == PRIMED and side_i is None:  # the side models did not pay, so neither does the text
                 use = NO_PRIOR
-            coded.append((len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i, mix))
+            coded.append(_Measured(len(model_bytes) + len(data_bytes), kind, weights.cfg, model_bytes, data_bytes, integer_bits, side_i, use, streams_i, mix))
     if len(lengths) > 1:
         note(options.progress, f"peak memory of a process coding blocks: {coder.peak_rss / 2**20:,.0f} MiB")
-    best = min(coded, key=lambda c: c[0])
-    _, _, cfg, model_bytes, data_bytes, integer_bits, side, use, streams, mix = best
+    best = min(coded, key=lambda c: c.total)
     note(options.progress, "candidates, model + data bytes: " + ", ".join(
-        f"{CANDIDATE_NAMES[c[1]]}{' (primed)' if c[7] == PRIMED else ''} {c[0]:,}{' (kept)' if c is best else ''}" for c in coded))
+        f"{CANDIDATE_NAMES[c.kind]}{' (primed)' if c.use == PRIMED else ''} {c.total:,}{' (kept)' if c is best else ''}" for c in coded))
 
     def smallest(kind: str) -> int:
-        return min((c[0] for c in coded if c[1] == kind), default=0)
+        return min((c.total for c in coded if c.kind == kind), default=0)
 
     def milli(bpb: float) -> int:
         return 0 if math.isnan(bpb) else round(bpb * 1000)
 
     header = Header(
-        cfg, streams, side, len(lengths), result.steps if result else 0, int(result.seconds * 1000) if result else 0,
-        milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(integer_bits / len(data)),
-        smallest("trained"), smallest("empty"), mix, use, prior.digest if use != NO_PRIOR else b"", smallest("prior"),
+        best.cfg, best.streams, best.side, len(lengths), result.steps if result else 0, int(result.seconds * 1000) if result else 0,
+        milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(best.integer_bits / len(data)),
+        smallest("trained"), smallest("empty"), best.mix, best.use, prior.digest if best.use != NO_PRIOR else b"", smallest("prior"),
     )
-    return Encoded(header.to_bytes(), model_bytes, data_bytes)
+    return Encoded(header.to_bytes(), best.model_bytes, best.data_bytes)
 
 
 def _code_data(coder: BlockCoder, parts: list, lengths: list[int], coding: Coding, options: Options, phase: str) -> tuple[bytes, float, SideConfig | None]:

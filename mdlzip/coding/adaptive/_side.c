@@ -210,8 +210,6 @@ static PyObject *SideCoder_prime(SideCoder *c, PyObject *text) {
     Py_RETURN_NONE;
 }
 
-/* A new encoder in exactly this state: one primed state serves every candidate the encoder
-   measures, instead of learning the prior's text again for each. */
 static PyObject *SideCoder_mix_transformer(SideCoder *c, PyObject *args) {
     int w_transformer = 1 << 16, w_side = 1 << 16;
     if (!PyArg_ParseTuple(args, "|ii", &w_transformer, &w_side)) return NULL;
@@ -223,6 +221,8 @@ static PyObject *SideCoder_mix_transformer(SideCoder *c, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* A new encoder in exactly this state: one primed state serves every candidate the encoder
+   measures, instead of learning the prior's text again for each. */
 static PyObject *SideCoder_copy(SideCoder *c, PyObject *unused) {
     if (!ready(c)) return NULL;
     if (predictor_decoding(c->p) || predictor_time(c->p) != 0) {

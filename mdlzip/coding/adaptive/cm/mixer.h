@@ -35,6 +35,27 @@ static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int
     return 0;
 }
 
+static inline void mixer_free(Mixer *m) {
+    free(m->w);
+    free(m->trained);
+}
+
+/* Gives a memberwise copy of a mixer tables of its own, copies of the ones it shares; -1 when out
+   of memory (the tables that could not be had are NULL, so mixer_free is still safe). */
+static inline int mixer_own_tables(Mixer *m) {
+    size_t nw = (size_t)m->n_inputs * (size_t)m->n_sets, nt = (size_t)m->n_sets;
+    int32_t *w = malloc(nw * sizeof *w);
+    uint32_t *trained = malloc(nt * sizeof *trained);
+    if (w) memcpy(w, m->w, nw * sizeof *w);
+    if (trained) memcpy(trained, m->trained, nt * sizeof *trained);
+    m->chosen = w ? w + (m->chosen - m->w) : NULL;
+    m->w = w;
+    m->trained = trained;
+    return w && trained ? 0 : -1;
+}
+
+static inline int32_t clamp_weight(int32_t v) { return v > WEIGHT_LIMIT ? WEIGHT_LIMIT : v < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : v; }
+
 /* The two loops that dominate the side models' time (mixer.c: vectorized clones chosen at run
    time, integer-exact, so every clone gives the same results). */
 int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);

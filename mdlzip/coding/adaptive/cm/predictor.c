@@ -171,14 +171,9 @@ void predictor_free(Predictor *p) {
     free(p->cm.rm.t);
     for (int c = 0; c < MATCH_CANDIDATES; c++) free(p->mm.table[c]);
     free(p->mm.right.t);
-    for (int k = 0; k < N_MIXERS; k++) {
-        free(p->mix[k].w);
-        free(p->mix[k].trained);
-    }
-    free(p->final.w);
-    free(p->final.trained);
-    free(p->last.w);
-    free(p->last.trained);
+    for (int k = 0; k < N_MIXERS; k++) mixer_free(&p->mix[k]);
+    mixer_free(&p->final);
+    mixer_free(&p->last);
     for (int a = 0; a < N_APMS; a++) free(p->apm[a].t);
     for (int d = 0; d < N_DIRECT; d++) free(p->direct[d].t);
     free(p);
@@ -211,17 +206,9 @@ Predictor *predictor_clone(const Predictor *p) {
     q->cm.rm.t = dup(p->cm.rm.t, p->cm.rm.n * sizeof(uint32_t), &failed);
     for (int c = 0; c < MATCH_CANDIDATES; c++) q->mm.table[c] = dup(p->mm.table[c], sizeof(int64_t) << p->match_bits, &failed);
     q->mm.right.t = dup(p->mm.right.t, p->mm.right.n * sizeof(uint32_t), &failed);
-    for (int k = 0; k < N_MIXERS; k++) {
-        q->mix[k].w = dup(p->mix[k].w, (size_t)N_INPUTS * MIXER_SETS[k] * sizeof(int32_t), &failed);
-        q->mix[k].chosen = q->mix[k].w;
-        q->mix[k].trained = dup(p->mix[k].trained, (size_t)MIXER_SETS[k] * sizeof(uint32_t), &failed);
-    }
-    q->final.w = dup(p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t), &failed);
-    q->final.chosen = q->final.w;
-    q->final.trained = dup(p->final.trained, FINAL_SETS * sizeof(uint32_t), &failed);
-    q->last.w = dup(p->last.w, 2 * sizeof(int32_t), &failed);
-    q->last.chosen = q->last.w;
-    q->last.trained = dup(p->last.trained, sizeof(uint32_t), &failed);
+    for (int k = 0; k < N_MIXERS; k++) failed |= mixer_own_tables(&q->mix[k]) != 0;
+    failed |= mixer_own_tables(&q->final) != 0;
+    failed |= mixer_own_tables(&q->last) != 0;
     for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint16_t), &failed);
     for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), &failed);
     if (failed) {
@@ -246,8 +233,8 @@ int64_t predictor_time(const Predictor *p) { return p->t; }
 int predictor_mix_transformer(Predictor *p, int32_t w_transformer, int32_t w_side) {
     if (p->t) return -1;
     p->transformer = 1;
-    p->last.w[0] = w_transformer < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : w_transformer > WEIGHT_LIMIT ? WEIGHT_LIMIT : w_transformer;
-    p->last.w[1] = w_side < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : w_side > WEIGHT_LIMIT ? WEIGHT_LIMIT : w_side;
+    p->last.w[0] = clamp_weight(w_transformer);
+    p->last.w[1] = clamp_weight(w_side);
     return 0;
 }
 const uint8_t *predictor_history(const Predictor *p) { return p->hist.bytes; }
