@@ -14,6 +14,7 @@ setup(
                 "mdlzip/coding/adaptive/_side.c",
                 "mdlzip/coding/adaptive/cm/predictor.c",
                 "mdlzip/coding/adaptive/cm/state_table.c",
+                "mdlzip/coding/adaptive/cm/maps.c",
                 "mdlzip/coding/adaptive/cm/mixer.c",
                 "mdlzip/coding/adaptive/cm/table_alloc.c",
             ],

@@ -9,6 +9,7 @@
 #define MDLZIP_CM_MIXER_H
 
 #include "common.h"
+#include "table_alloc.h"
 
 #define WEIGHT_LIMIT (1 << 22)
 
@@ -16,6 +17,7 @@ typedef struct {
     int32_t *w;
     int n_inputs, n_sets;
     int32_t *chosen; /* the set used for the bit being coded */
+    size_t set;      /* its index */
     int64_t dot;     /* its logit */
     int p;           /* squash of it, 12-bit */
     uint32_t *trained; /* per set: bits trained on, for the learning-rate schedule */
@@ -23,8 +25,8 @@ typedef struct {
 } Mixer;
 
 static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int lr_start, int lr_floor) {
-    m->w = malloc((size_t)n_inputs * n_sets * sizeof(int32_t));
-    m->trained = calloc((size_t)n_sets, sizeof(uint32_t));
+    m->w = table_alloc((size_t)n_inputs * n_sets * sizeof(int32_t), 0);
+    m->trained = table_alloc((size_t)n_sets * sizeof(uint32_t), 1);
     if (!m->w || !m->trained) return -1;
     for (size_t i = 0; i < (size_t)n_inputs * n_sets; i++) m->w[i] = w0;
     m->n_inputs = n_inputs;
@@ -44,8 +46,8 @@ static inline void mixer_free(Mixer *m) {
    of memory (the tables that could not be had are NULL, so mixer_free is still safe). */
 static inline int mixer_own_tables(Mixer *m) {
     size_t nw = (size_t)m->n_inputs * (size_t)m->n_sets, nt = (size_t)m->n_sets;
-    int32_t *w = malloc(nw * sizeof *w);
-    uint32_t *trained = malloc(nt * sizeof *trained);
+    int32_t *w = table_alloc(nw * sizeof *w, 0);
+    uint32_t *trained = table_alloc(nt * sizeof *trained, 0);
     if (w) memcpy(w, m->w, nw * sizeof *w);
     if (trained) memcpy(trained, m->trained, nt * sizeof *trained);
     m->chosen = w ? w + (m->chosen - m->w) : NULL;
@@ -63,15 +65,25 @@ void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_
 
 /* The logit of set ``set`` over inputs x (also kept for the update). */
 static inline int64_t mixer_predict(Mixer *m, const Logistic *lg, const int32_t *x, size_t set) {
-    m->chosen = m->w + (set % (size_t)m->n_sets) * (size_t)m->n_inputs;
+    m->set = set % (size_t)m->n_sets;
+    m->chosen = m->w + m->set * (size_t)m->n_inputs;
     m->dot = dot_product(x, m->chosen, m->n_inputs) >> 16;
     m->p = squash12(lg, m->dot);
     return m->dot;
 }
 
+/* Brings set ``set``'s weights and counter toward the cache before they are needed. */
+static inline void mixer_prefetch(const Mixer *m, size_t set) {
+    set %= (size_t)m->n_sets;
+    const char *row = (const char *)(m->w + set * (size_t)m->n_inputs);
+    for (size_t b = 0; b < (size_t)m->n_inputs * sizeof(int32_t); b += 64) PREFETCH(row + b);
+    PREFETCH(m->trained + set);
+}
+
 /* The chosen set's rate in 1/16, counting this bit. */
 static inline int mixer_rate(Mixer *m) {
-    uint32_t *n = m->trained + (m->chosen - m->w) / m->n_inputs;
+    uint32_t *n = m->trained + m->set;
+    if ((int64_t)m->lr_floor * (512 + *n) > (int64_t)m->lr_start * 512) return m->lr_floor; /* settled: no division */
     int lr = (int)((int64_t)m->lr_start * 512 / (512 + *n));
     if (*n < 1u << 20) ++*n;
     return lr > m->lr_floor ? lr : m->lr_floor;

@@ -1,14 +1,20 @@
 /* The loop that wires the side models: contexts per byte, inputs per bit, two mixer layers,
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
-   Per bit the mixer sees: a bias, four inputs from each hashed
-   context (orders 0-6 and 8; the text model's fourteen; the structure model's six; the match
-   model's expected byte), four from the match model and three direct maps (orders 1, 2 and a
-   hashed 3). Five first-layer mixers choose their weights by the partial byte with the class of
-   the previous byte, the match state, how many orders have seen their context, the previous byte
-   with the bit position, and the shape of the recent text; a second layer combines them by the
-   partial byte and whether the match predicts the bit. Six APMs refine the result by
-   orders 0-3, the match's expected byte and the current word.
+   Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0-6 and 8; the
+   text model's twenty-one; the structure model's seven; the match model's expected byte), four
+   from the match model and three direct maps (orders 1, 2 and a hashed 3). Nine first-layer
+   mixers choose their weights by the partial byte with the classes of the last two bytes, the
+   match state, how many orders have seen their context, the shape of the recent text, the partial
+   byte with the byte before last, with the match's expected byte, with the last two punctuation
+   bytes and with the previous byte, and the classes of the last three bytes with the bit
+   position; a second layer combines them by the partial byte and whether the match predicts the
+   bit. Eight APMs refine the result by orders 0-4, the match's expected byte, the current word
+   and the last two punctuation bytes.
+
+   The selectors that pay most are the ones that tell where in the text's syntax the next byte
+   is (the punctuation bytes: enwik6 -0.25%; the shape, the byte before last, the expected byte:
+   about -0.1% each); each added mixer costs about 5% of the time.
 
    A stored transformer comes in last: a two-input mixer adds its logit to the side models' final
    one, P(bit) = squash(w_t * transformer + w_s * side models), w starting at the weights the
@@ -43,12 +49,15 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 #define N_DIRECT 3
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
 
-#define N_MIXERS 5
-static const int MIXER_SETS[N_MIXERS] = {256 * 8, 16 * 3, 9 * 8 * 2, 256 * 8, 4096};
+#define N_MIXERS 9
+/* selected by: classes of c1, c2 x partial byte; match length x expected bit; orders seen x bit
+   position x in a word; shape; c2 x partial byte; expected byte x partial byte; classes of c1-c3 x
+   bit position; punctuation x partial byte; c1 x partial byte */
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, 16 * 3, 9 * 8 * 2, 1 << 15, 1 << 16, 257 << 8, 4096, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
-#define N_APMS 6
-static const size_t APM_CONTEXTS[N_APMS] = {256, 1 << 16, 1 << 18, 1 << 18, 1 << 18, 1 << 18};
+#define N_APMS 8
+static const size_t APM_CONTEXTS[N_APMS] = {256, 1 << 16, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
 
 typedef struct {
     uint64_t c8, c8b; /* the last 16 bytes, newest lowest */
@@ -88,6 +97,7 @@ static int tables_ready;
 static void tables_init(void) {
     if (tables_ready) return;
     state_table_init();
+    reciprocal_init();
     for (int i = 1; i < P16_ONE; i++) COST[i] = -log2((double)i / P16_ONE);
     tables_ready = 1;
 }
@@ -95,9 +105,9 @@ static void tables_init(void) {
 static int ctx_enabled(int off, int k) {
     if (k >= 6 && k < N_ORDER_CTX) return !(off & OFF_HIGH_ORDERS);
     if (k >= CTX_TEXT && k < CTX_STRUCT) return !(off & OFF_TEXT);
-    if (k == CTX_STRUCT || k == CTX_STRUCT + 1) return !(off & OFF_INDIRECT);
-    if (k == CTX_STRUCT + 2 || k == CTX_STRUCT + 3) return !(off & OFF_SPARSE);
-    if (k == CTX_STRUCT + 4 || k == CTX_STRUCT + 5) return !(off & OFF_RECORD);
+    if (k >= CTX_STRUCT && k < CTX_STRUCT + 3) return !(off & OFF_INDIRECT);
+    if (k == CTX_STRUCT + 3 || k == CTX_STRUCT + 4) return !(off & OFF_SPARSE);
+    if (k == CTX_STRUCT + 5 || k == CTX_STRUCT + 6) return !(off & OFF_RECORD);
     if (k == CTX_MATCH) return !(off & OFF_MATCH);
     return 1;
 }
@@ -133,11 +143,12 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
     if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 11, 20 * 16, 28)) goto fail;
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 11, 16 * 16, 28)) goto fail;
     /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
        2; the second at 0.375, not 1). The first layer starts each weight at 1/32, not 1/8: its
        hundred-odd inputs summed at 1/8 made the first bits overconfident. Together: enwik6 -520 B,
-       enwik5 -131 B, every kinds file smaller. */
+       enwik5 -131 B, every kinds file smaller. With nine mixers the first layer starts at 16, not
+       20 (enwik6 -55 B). */
     if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 6)) goto fail;
     /* It starts from the weights the trainer fitted, so it only follows drift, slowly (enwik6, a
        dense model trained at level 1: at the final mixer's rates 65 B more than with the weights
@@ -243,6 +254,15 @@ const int64_t *predictor_lengths(const Predictor *p) { return p->lengths; }
 double predictor_bits(const Predictor *p) { return p->bits; }
 void predictor_path(const Predictor *p, uint16_t out[8]) { memcpy(out, p->path_p, sizeof p->path_p); }
 
+/* The mixers whose set is a base ORed with the partial byte: their large tables are read at
+   random, so the next bit's rows are fetched while this bit is coded. */
+static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 0, 1, 1, 0, 1, 1};
+
+static void prefetch_mixer_sets(const Predictor *p, const size_t *base, int c0) {
+    for (int k = 0; k < N_MIXERS; k++)
+        if (BY_PARTIAL_BYTE[k]) mixer_prefetch(&p->mix[k], base[k] | (size_t)c0);
+}
+
 /* The transformer's probability (of 65536) that the next bit is 1, from its frequencies: the mass
    of the byte values under the node with a 1 against the node's whole mass. */
 static inline int transformer_p16(const int64_t *cum, int c0, int j) {
@@ -281,7 +301,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
     for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k);
     /* without a record length the record contexts would only repeat orders 0 and 1 */
-    if (!st->structure.rlen) on[CTX_STRUCT + 4] = on[CTX_STRUCT + 5] = 0;
+    if (!st->structure.rlen) on[CTX_STRUCT + 5] = on[CTX_STRUCT + 6] = 0;
     for (int k = 0; k < N_CTX; k++) {
         if (on[k]) {
             PREFETCH(ht_line(&p->ht, h[k]));
@@ -307,7 +327,21 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
         (size_t)o3h << 8,
         (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8,
+        (size_t)(hash2(0x0404, c8 & 0xffffffff) >> 54) << 8,
+        (size_t)(hash2(st->text.punct, 7) >> 56) << 8,
     };
+    /* the sets of the mixers chosen by the partial byte: these ORed with it */
+    const size_t mbase[N_MIXERS] = {
+        (size_t)byte_class(c1) << 11 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 8,
+        0, 0, 0,
+        (size_t)((c8 >> 8) & 0xff) << 8,
+        (size_t)(expected + 1) << 8,
+        0,
+        (size_t)(hash2(st->text.punct, 7) >> 56) << 8,
+        (size_t)c1 << 8,
+    };
+    prefetch_mixer_sets(p, mbase, 1);
+    mixer_prefetch(&p->mix[3], st->text.shape & 0x7fff); /* the shape's set, the same for every bit */
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
@@ -350,11 +384,15 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
         size_t sets[N_MIXERS] = {
-            (size_t)c0 * 8 + (size_t)byte_class(c1),
+            mbase[0] | (size_t)c0,
             (size_t)(mlen > 15 ? 15 : mlen) * 3 + (size_t)(ebit + 1),
             ((size_t)confident * 8 + (size_t)j) * 2 + (st->text.word[0] != 0),
-            (size_t)c1 * 8 + (size_t)j,
-            (size_t)(st->text.shape & 0xfff),
+            (size_t)(st->text.shape & 0x7fff),
+            mbase[4] | (size_t)c0,
+            mbase[5] | (size_t)c0,
+            ((size_t)byte_class(c1) << 9 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 6 | (size_t)byte_class((int)(c8 >> 16) & 0xff) << 3) | (size_t)j,
+            mbase[7] | (size_t)c0,
+            mbase[8] | (size_t)c0,
         };
         int32_t fx[FINAL_INPUTS];
         for (int k = 0; k < N_MIXERS; k++)
@@ -402,6 +440,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         c0 = 2 * c0 + bit;
         nib = 2 * nib + bit;
         if (j < 7) { /* the next bit's cells of the large tables, while its inputs are computed */
+            prefetch_mixer_sets(p, mbase, c0);
             for (int d = 1; d < N_DIRECT; d++) PREFETCH(p->direct[d].t + (dbase[d] | (size_t)c0));
             if (!(p->off & OFF_SSE))
                 for (int a = 1; a < N_APMS; a++) apm_prefetch(&p->apm[a], abase[a] | (size_t)c0);

@@ -19,6 +19,15 @@ static int find_or_add(int *index, int n0, int n1, int last) {
     return index[k];
 }
 
+/* about (8/3) log2(n) - 1, in integers: the largest m with 2^(3(m+1)) <= n^8 */
+static int discount(int n) {
+    uint64_t n8 = (uint64_t)n * n * n * n;
+    n8 *= n8;
+    int m = 0;
+    while (3 * (m + 2) < 64 && ((uint64_t)1 << (3 * (m + 2))) <= n8) m++;
+    return m < n ? m : n;
+}
+
 void state_table_init(void) {
     static int index[64 * 64 * 3 + 3];
     for (size_t i = 0; i < sizeof index / sizeof index[0]; i++) index[i] = -1;
@@ -28,7 +37,7 @@ void state_table_init(void) {
         for (int bit = 0; bit < 2; bit++) {
             int n[2] = {STATES.n0[s], STATES.n1[s]};
             n[bit]++;
-            if (n[!bit] > 2) n[!bit] = n[!bit] / 2 + 1;
+            if (n[!bit] > 2) n[!bit] = discount(n[!bit]);
             while (!state_allowed(n[0], n[1])) {
                 if (n[!bit] > 0) n[!bit]--;
                 else n[bit]--;
