@@ -2,19 +2,20 @@
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
    Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0-6 and 8; the
-   text model's twenty-one; the structure model's seven; the match model's expected byte), four
-   from the match model and three direct maps (orders 1, 2 and a hashed 3). Nine first-layer
-   mixers choose their weights by the partial byte with the classes of the last two bytes, the
-   match state, how many orders have seen their context, the shape of the recent text, the partial
-   byte with the byte before last, with the match's expected byte, with the last two punctuation
-   bytes and with the previous byte, and the classes of the last three bytes with the bit
-   position; a second layer combines them by the partial byte and whether the match predicts the
-   bit. Eight APMs refine the result by orders 0-4, the match's expected byte, the current word
-   and the last two punctuation bytes.
+   text model's twenty-two; the structure model's seven; the match model's expected byte), four
+   from the match model and three direct maps (orders 1, 2 and a hashed 3). Eight first-layer
+   mixers choose their weights by the partial byte with the classes of the last two bytes; by how
+   many orders have seen their context with the bit position, whether a word is open, the match
+   length and the bit it expects; by the shape of the recent text; by the partial byte with the
+   byte before last, with the match's expected byte, with the last two punctuation bytes and with
+   the previous byte; and by the classes of the last three bytes with the bit position. A second
+   layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
+   refine the result by orders 0-4, the match's expected byte, the current word and the last two
+   punctuation bytes.
 
-   The selectors that pay most are the ones that tell where in the text's syntax the next byte
-   is (the punctuation bytes: enwik6 -0.25%; the shape, the byte before last, the expected byte:
-   about -0.1% each); each added mixer costs about 5% of the time.
+   The selectors that pay most tell where in the text's syntax the next byte is (the punctuation
+   bytes: enwik6 -0.25%; the shape, the byte before last, the expected byte: about -0.1% each);
+   each mixer costs about 3% of the time.
 
    A stored transformer comes in last: a two-input mixer adds its logit to the side models' final
    one, P(bit) = squash(w_t * transformer + w_s * side models), w starting at the weights the
@@ -49,11 +50,11 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 #define N_DIRECT 3
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
 
-#define N_MIXERS 9
-/* selected by: classes of c1, c2 x partial byte; match length x expected bit; orders seen x bit
-   position x in a word; shape; c2 x partial byte; expected byte x partial byte; classes of c1-c3 x
-   bit position; punctuation x partial byte; c1 x partial byte */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, 16 * 3, 9 * 8 * 2, 1 << 15, 1 << 16, 257 << 8, 4096, 1 << 16, 1 << 16};
+#define N_MIXERS 8
+/* selected by: classes of c1, c2 x partial byte; orders seen x bit position x in a word x match
+   length x expected bit; shape; c2 x partial byte; expected byte x partial byte; classes of c1-c3
+   x bit position; punctuation x partial byte; c1 x partial byte */
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, 9 * 8 * 2 * 4 * 3, 1 << 15, 1 << 16, 257 << 8, 4096, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
 #define N_APMS 8
@@ -147,7 +148,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
        2; the second at 0.375, not 1). The first layer starts each weight at 1/32, not 1/8: its
        hundred-odd inputs summed at 1/8 made the first bits overconfident. Together: enwik6 -520 B,
-       enwik5 -131 B, every kinds file smaller. With nine mixers the first layer starts at 16, not
+       enwik5 -131 B, every kinds file smaller. With eight mixers the first layer starts at 16, not
        20 (enwik6 -55 B). */
     if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 6)) goto fail;
     /* It starts from the weights the trainer fitted, so it only follows drift, slowly (enwik6, a
@@ -256,7 +257,7 @@ void predictor_path(const Predictor *p, uint16_t out[8]) { memcpy(out, p->path_p
 
 /* The mixers whose set is a base ORed with the partial byte: their large tables are read at
    random, so the next bit's rows are fetched while this bit is coded. */
-static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 0, 1, 1, 0, 1, 1};
+static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 1, 1, 0, 1, 1};
 
 static void prefetch_mixer_sets(const Predictor *p, const size_t *base, int c0) {
     for (int k = 0; k < N_MIXERS; k++)
@@ -333,7 +334,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     /* the sets of the mixers chosen by the partial byte: these ORed with it */
     const size_t mbase[N_MIXERS] = {
         (size_t)byte_class(c1) << 11 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 8,
-        0, 0, 0,
+        0, 0,
         (size_t)((c8 >> 8) & 0xff) << 8,
         (size_t)(expected + 1) << 8,
         0,
@@ -341,7 +342,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         (size_t)c1 << 8,
     };
     prefetch_mixer_sets(p, mbase, 1);
-    mixer_prefetch(&p->mix[3], st->text.shape & 0x7fff); /* the shape's set, the same for every bit */
+    mixer_prefetch(&p->mix[2], st->text.shape & 0x7fff); /* the shape's set, the same for every bit */
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
@@ -383,16 +384,16 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         }
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
+        int mlen_class = mlen == 0 ? 0 : mlen < 16 ? 1 : mlen < 32 ? 2 : 3;
         size_t sets[N_MIXERS] = {
             mbase[0] | (size_t)c0,
-            (size_t)(mlen > 15 ? 15 : mlen) * 3 + (size_t)(ebit + 1),
-            ((size_t)confident * 8 + (size_t)j) * 2 + (st->text.word[0] != 0),
+            ((((size_t)confident * 8 + (size_t)j) * 2 + (st->text.word[0] != 0)) * 4 + (size_t)mlen_class) * 3 + (size_t)(ebit + 1),
             (size_t)(st->text.shape & 0x7fff),
+            mbase[3] | (size_t)c0,
             mbase[4] | (size_t)c0,
-            mbase[5] | (size_t)c0,
             ((size_t)byte_class(c1) << 9 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 6 | (size_t)byte_class((int)(c8 >> 16) & 0xff) << 3) | (size_t)j,
+            mbase[6] | (size_t)c0,
             mbase[7] | (size_t)c0,
-            mbase[8] | (size_t)c0,
         };
         int32_t fx[FINAL_INPUTS];
         for (int k = 0; k < N_MIXERS; k++)
