@@ -6,26 +6,31 @@ has already decoded (the prequential part of the code, as in paq and cmix).
 Each byte is coded as eight binary decisions, most significant bit first.
 
 - Context models (``cm/context_map.h``): hashed contexts of orders 0-6 and 8,
-  fourteen text contexts (``cm/text_model.h``: the current word case-folded,
-  with the word before it, a skip-gram, with the byte before it; the character
-  above in the previous line; the text's shape with the nesting of brackets,
-  quotes and tags, and with the last two bytes; the innermost open construct's
-  name; the line's first bytes; the last markup tag) and six structure contexts (``cm/structure_model.h``:
-  indirect, sparse, and the bytes one and two records above where a record
-  length is detected). Each context holds a one-byte bit history per node of
-  the byte's bit tree (a generated nonstationary state table,
-  ``cm/state_table.c``) read through an adaptive map per context, and the last
-  bytes seen in it with their run length.
+  twenty-two text contexts (``cm/text_model.h``: the current word case-folded,
+  with a skip-gram and a trigram, with the byte before it; the character above
+  in the previous line; the text's shape with the nesting of brackets, quotes
+  and tags, and with the last two bytes; the innermost open construct's name;
+  the line's first bytes; the last markup tag; numbers; the last two
+  punctuation bytes with the word, the bytes and the shape of the text after
+  them) and seven structure contexts (``cm/structure_model.h``: indirect,
+  sparse, and the bytes one and two records above where a record length is
+  detected). Each context holds a one-byte bit history per node of the byte's
+  bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
+  through an adaptive map per context, and the last bytes seen in it with their
+  run length.
 - A match model (``cm/match_model.h``): two candidates of minimum length 5 and
   12 over every stream's coded bytes, verified, recovering after a mismatch;
   its expected byte is also a context, a mixer selector and an SSE context.
-- Mixing (``cm/mixer.h``): the transformer's bit probability, all of the above
-  and direct order 1-3 maps as stretched logits into five logistic mixers,
-  whose weight sets are chosen by the partial byte, the match state, how many
-  orders know their context, the previous byte and the text's shape, each set
-  with its own learning rate; a second layer combines them. Six APMs (``cm/maps.h``) refine the result (orders 0-3,
-  the match's expected byte, the current word), and a binary arithmetic coder
-  (``cm/bit_coder.h``) codes it at 16-bit precision.
+- Mixing (``cm/mixer.h``): all of the above and direct order 1-3 maps as
+  stretched logits into eight logistic mixers, whose weight sets are chosen by
+  the partial byte with the previous bytes, the last punctuation or the
+  match's expected byte, by how many orders know their context with the match
+  state, and by the text's shape, each set with its own learning rate; a second
+  layer combines them. Eight APMs (``cm/maps.h``) refine the result (orders
+  0-4, the match's expected byte, the current word, the punctuation). A stored
+  transformer's bit probability comes in last, through a two-input mixer with
+  the side models' result, and a binary arithmetic coder (``cm/bit_coder.h``)
+  codes it at 16-bit precision.
 
 The loop (``cm/predictor.c``) uses integer arithmetic only, visits the streams
 of a step in order and updates every table right after the bit it predicted,
