@@ -12,6 +12,7 @@
 #include "table_alloc.h"
 
 #define WEIGHT_LIMIT (1 << 22)
+#define MIXER_INPUTS_MAX 256 /* dot_product is exact only below it (mixer.c) */
 
 typedef struct {
     int32_t *w;
@@ -20,7 +21,7 @@ typedef struct {
     size_t set;      /* its index */
     int64_t dot;     /* its logit */
     int p;           /* squash of it, 12-bit */
-    uint32_t *trained; /* per set: bits trained on, for the learning-rate schedule */
+    uint32_t *trained; /* per set: bits trained on until its rate reached the floor (the schedule's clock) */
     int lr_start, lr_floor; /* in 1/16 */
 } Mixer;
 

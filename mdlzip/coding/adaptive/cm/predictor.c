@@ -49,6 +49,7 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 #define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
 #define N_DIRECT 3
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
+typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
 
 #define N_MIXERS 8
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x in a word x match
@@ -320,6 +321,8 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     int c0 = 1, nib = 1, value = p->coder.decoding && !p->priming ? 0 : *byte;
     /* the SSE and direct-map contexts of this byte: each bit ORs the partial byte c0 into them */
     uint64_t o2h = hash2(0x0202, c8 & 0xffff) >> 54, o3h = hash2(0x0303, c8 & 0xffffff) >> 54;
+    size_t punct8 = (size_t)(hash2(st->text.punct, 7) >> 56);
+    size_t classes = (size_t)byte_class(c1) << 6 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 3 | (size_t)byte_class((int)(c8 >> 16) & 0xff);
     const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
     const size_t abase[N_APMS] = {
         0,
@@ -329,20 +332,23 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         (size_t)o3h << 8,
         (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8,
         (size_t)(hash2(0x0404, c8 & 0xffffffff) >> 54) << 8,
-        (size_t)(hash2(st->text.punct, 7) >> 56) << 8,
+        punct8 << 8,
     };
-    /* the sets of the mixers chosen by the partial byte: these ORed with it */
+    /* the first-layer mixers' sets, but for what each bit adds: the partial byte (BY_PARTIAL_BYTE),
+       the bit position (mixer 5) or everything (mixer 1) */
     const size_t mbase[N_MIXERS] = {
-        (size_t)byte_class(c1) << 11 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 8,
-        0, 0,
+        (classes >> 3) << 8,
+        0,
+        st->text.shape & 0x7fff,
         (size_t)((c8 >> 8) & 0xff) << 8,
         (size_t)(expected + 1) << 8,
-        0,
-        (size_t)(hash2(st->text.punct, 7) >> 56) << 8,
+        classes << 3,
+        punct8 << 8,
         (size_t)c1 << 8,
     };
+    const size_t word_match = (size_t)(st->text.word[0] != 0) * 4 + (size_t)(mlen == 0 ? 0 : mlen < 16 ? 1 : mlen < 32 ? 2 : 3);
     prefetch_mixer_sets(p, mbase, 1);
-    mixer_prefetch(&p->mix[2], st->text.shape & 0x7fff); /* the shape's set, the same for every bit */
+    mixer_prefetch(&p->mix[2], mbase[2]);
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
@@ -384,14 +390,13 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         }
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
-        int mlen_class = mlen == 0 ? 0 : mlen < 16 ? 1 : mlen < 32 ? 2 : 3;
         size_t sets[N_MIXERS] = {
             mbase[0] | (size_t)c0,
-            ((((size_t)confident * 8 + (size_t)j) * 2 + (st->text.word[0] != 0)) * 4 + (size_t)mlen_class) * 3 + (size_t)(ebit + 1),
-            (size_t)(st->text.shape & 0x7fff),
+            (((size_t)confident * 8 + (size_t)j) * 8 + word_match) * 3 + (size_t)(ebit + 1),
+            mbase[2],
             mbase[3] | (size_t)c0,
             mbase[4] | (size_t)c0,
-            ((size_t)byte_class(c1) << 9 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 6 | (size_t)byte_class((int)(c8 >> 16) & 0xff) << 3) | (size_t)j,
+            mbase[5] | (size_t)j,
             mbase[6] | (size_t)c0,
             mbase[7] | (size_t)c0,
         };
