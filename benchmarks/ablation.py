@@ -32,6 +32,7 @@ FAMILIES = (
     (32, "match model"),
     (64, "mixer weight-set selection"),
     (128, "SSE stages"),
+    (256, "image model"),
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -106,8 +106,8 @@ KINDS = {
 }
 
 
-def gather(deb: Path, kinds: dict[str, Kind], size: int = SIZE) -> dict[str, bytes]:
-    """The first size bytes of each kind, from one package's .deb."""
+def gather(deb: Path, kinds: dict[str, Kind], size: Optional[int] = SIZE) -> dict[str, bytes]:
+    """The first size bytes of each kind (None: all of it), from one package's .deb."""
     found: dict[str, dict[str, bytes]] = {name: {} for name in kinds}
     with data_tar(deb) as tar:
         for member in tar:
@@ -124,19 +124,19 @@ def gather(deb: Path, kinds: dict[str, Kind], size: int = SIZE) -> dict[str, byt
             raise DataError(f"{name}: {package} holds no {kind.what()}")
         out = bytearray()
         for path in sorted(found[name]):
-            if len(out) >= size:
+            if size is not None and len(out) >= size:
                 break
             try:
                 out += kind.decode(found[name][path])
             except (ValueError, OSError, EOFError, zlib.error) as exc:
                 raise DataError(f"{name}: cannot decode {path} of {package}: {exc}") from None
-        if len(out) < size:
+        if size is not None and len(out) < size:
             raise DataError(f"{name}: {kind.what()} of {package} makes {len(out):,} bytes, short of {size:,}")
-        contents[name] = bytes(out[:size])
+        contents[name] = bytes(out[:size] if size is not None else out)
     return contents
 
 
-def build(debs: dict[Package, Path], folder: Path, kinds: dict[str, Kind] = KINDS, size: int = SIZE) -> dict[str, str]:
+def build(debs: dict[Package, Path], folder: Path, kinds: dict[str, Kind] = KINDS, size: Optional[int] = SIZE) -> dict[str, str]:
     """Cut the files from the packages' .debs and check them; they get their names only once every hash matched."""
     contents: dict[str, bytes] = {}
     for package, deb in debs.items():

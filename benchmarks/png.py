@@ -89,3 +89,31 @@ def to_pnm(png: bytes) -> bytes:
         pixels += line
         prior = line
     return magic + f"\n{width} {height}\n255\n".encode() + bytes(pixels)
+
+
+def to_bmp(png: bytes) -> bytes:
+    """The image as an uncompressed BMP (a 40-byte info header): rows bottom to top, each padded to 4
+    bytes; RGB pixels as B, G, R, grey ones as 8-bit indices into a grey palette."""
+    magic, dims, _maxval, pixels = to_pnm(png).split(b"\n", 3)
+    width, height = map(int, dims.split())
+    channels = 3 if magic == b"P6" else 1
+    stride = width * channels
+    pad = bytes(-stride % 4)
+    rows = []
+    for y in range(height - 1, -1, -1):
+        row = pixels[y * stride : (y + 1) * stride]
+        if channels == 3:
+            swapped = bytearray(row)
+            swapped[0::3], swapped[2::3] = row[2::3], row[0::3]
+            row = bytes(swapped)
+        rows.append(row + pad)
+    data = b"".join(rows)
+    palette = b"".join(bytes((i, i, i, 0)) for i in range(256)) if channels == 1 else b""
+    offset = 14 + 40 + len(palette)
+    return (
+        b"BM"
+        + struct.pack("<IHHI", offset + len(data), 0, 0, offset)
+        + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8 * channels, 0, len(data), 2835, 2835, 0, 0)
+        + palette
+        + data
+    )

@@ -266,7 +266,7 @@ def test_every_component_switch_round_trips():
     full set is within 1% of the best subset and well below the plainest one."""
     data = SOURCE[:6000]
     sizes = {}
-    for off in (0, 1, 2, 4, 8, 16, 32, 64, 128, OFF_ALL):
+    for off in (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, OFF_ALL):
         enc = side_coder(SideConfig(16), [len(data)], off=off)
         enc.encode_all(data)
         raw = enc.finish()

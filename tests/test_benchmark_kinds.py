@@ -105,3 +105,19 @@ def test_an_unserved_package_is_one_line_and_exit_1(tmp_path):
 def test_usage_errors_are_one_line_and_exit_1(args):
     result = run_module("benchmarks.kinds", *args, path=os.environ["PATH"])
     assert result.returncode == 1 and result.stderr.startswith("benchmarks.kinds: usage:") and result.stderr.count("\n") == 1
+
+
+def test_whole_files_are_not_cut(deb, out):
+    """benchmarks.images writes whole images: size None."""
+    whole = b"P6\n20 20\n255\n" + PIXELS
+    photo = {"photo.ppm": kinds.Kind(PACKAGE, "usr/share/fake/photo.png", sha256(whole), decode=png.to_pnm)}
+    assert kinds.build({PACKAGE: deb}, out, photo, size=None) == {"photo.ppm": sha256(whole)}
+    assert (out / "photo.ppm").read_bytes() == whole
+
+
+def test_every_image_is_pinned():
+    from benchmarks import images
+
+    assert list(images.IMAGES) == list(images.SIZES)
+    for kind in images.IMAGES.values():
+        assert re.fullmatch("[0-9a-f]{64}", kind.sha256) and kind.package == kinds.SKIMAGE

@@ -95,3 +95,21 @@ def test_pixel_data_that_is_no_zlib_stream_is_an_error():
     header = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
     with pytest.raises(ValueError, match="damaged PNG: Error -3"):
         png.to_pnm(png.SIGNATURE + header + chunk(b"IDAT", b"junk") + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("colour,bpp", [(0, 1), (2, 3)])
+def test_bmp_holds_the_pixels_bottom_up_in_padded_rows(colour, bpp):
+    width, height = 7, 5
+    pixels = image(width, height, bpp)
+    bmp = png.to_bmp(encode(width, height, colour, pixels, filters=[0] * height))
+    offset, info, w, h, planes, bits = struct.unpack("<10xI I i i H H", bmp[:30])
+    assert bmp[:2] == b"BM" and struct.unpack("<I", bmp[2:6])[0] == len(bmp)
+    assert (info, w, h, planes, bits) == (40, width, height, 1, 8 * bpp)
+    stride = (width * bpp + 3) // 4 * 4
+    assert len(bmp) == offset + stride * height and offset == 54 + (1024 if bpp == 1 else 0)
+    for y in range(height):
+        row = bmp[offset + (height - 1 - y) * stride :][: width * bpp]
+        want = pixels[y * width * bpp :][: width * bpp]
+        if bpp == 3:
+            want = b"".join(want[i : i + 3][::-1] for i in range(0, len(want), 3))
+        assert row == want

@@ -17,7 +17,8 @@ Each byte is coded as eight binary decisions, most significant bit first.
   detected). Each context holds a one-byte bit history per node of the byte's
   bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
   through an adaptive map per context, and the last bytes seen in it with their
-  run length.
+  run length. Inside the pixels of a PNM or BMP image (``cm/image_model.h``),
+  contexts of the neighbouring pixels take the text contexts' place.
 - A match model (``cm/match_model.h``): two candidates of minimum length 5 and
   12 over every stream's coded bytes, verified, recovering after a mismatch;
   its expected byte is also a context, a mixer selector and an SSE context.
@@ -25,7 +26,7 @@ Each byte is coded as eight binary decisions, most significant bit first.
   stretched logits into eight logistic mixers, whose weight sets are chosen by
   the partial byte with the previous bytes, the last punctuation or the
   match's expected byte, by how many orders know their context with the match
-  state, and by the text's shape, each set with its own learning rate; a second
+  state, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
   layer combines them. Eight APMs (``cm/maps.h``) refine the result (orders
   0-4, the match's expected byte, the current word, the punctuation). A stored
   transformer's bit probability comes in last, through a two-input mixer with
@@ -53,8 +54,8 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0-6, 8; 14 text, 6 structure contexts), "
-    "2-candidate match model, direct orders 1-3; 5+1 mixers, 6 APMs"
+    "bit-history context models (orders 0-6, 8; 22 text, 7 structure contexts; 12 image contexts "
+    "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 8+1 mixers, 8 APMs"
 )
 
 

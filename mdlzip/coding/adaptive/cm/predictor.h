@@ -21,7 +21,8 @@ enum {
     OFF_MATCH = 32,       /* the match model and its guess as a context */
     OFF_MIXER_SELECT = 64,/* every first-layer mixer uses one weight set */
     OFF_SSE = 128,        /* the APM stages */
-    OFF_ALL = 255
+    OFF_IMAGE = 256,      /* the image model */
+    OFF_ALL = 511
 };
 
 /* tables: stretch (4096 int16), squash (4095 int16), squash16 (4095 uint16). NULL on out of memory. */
