@@ -87,7 +87,8 @@ def compress(
     that passes more than 1 needs the ``if __name__ == "__main__":`` guard), and
     ``device`` applies where torch is used; ``prior`` (a path, ``"default"`` or a
     loaded prior) is what the neural method may start from; ``extra`` holds
-    method-specific settings (``block_size``: the neural method's largest block).
+    method-specific settings (``block_size``: the neural method's largest block; ``filter=False``:
+    never the x86 filter).
     The archive does not depend on ``threads``.
 
     Under torchrun (``mdlzip.train.distributed``) every rank calls this with the same

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..coding import blocks, weight_codec
+from ..coding import blocks, data_coder, weight_codec, x86_filter
 from ..coding.block_coder import BlockCoder, Coding
 from ..coding.adaptive import DESCRIPTION as SIDE_MODELS, SideConfig
 from ..coding.data_coder import MIX_START
@@ -76,6 +76,9 @@ def fixed_mix(mix: tuple[float, float]) -> tuple[int, int]:
 # How an archive uses its prior: not at all, only its text (primes the side models), or also its
 # transformer (the model section is then the delta from the prior's weights).
 NO_PRIOR, PRIMED, DELTA = 0, 1, 2
+# What the data section codes: the input, or the input after the x86 filter (``coding.x86_filter``).
+NO_FILTER, X86 = 0, 1
+FILTER_NAMES = {NO_FILTER: None, X86: "x86: call and jump targets made absolute"}
 CANDIDATE_NAMES = {"trained": "trained transformer", "empty": "side models alone", "prior": "prior's transformer", "uniform": "uniform code"}
 PRIOR_USES = {NO_PRIOR: None, PRIMED: "side models primed with its text", DELTA: "its transformer plus the stored delta; side models primed"}
 
@@ -136,6 +139,7 @@ class Header:
     prior_use: int = NO_PRIOR
     prior: bytes = b""
     delta_bytes: int = 0
+    filter: int = NO_FILTER  # coded right after ``mix``
 
     def to_bytes(self) -> bytes:
         out = bytearray(self.cfg.to_bytes())
@@ -144,6 +148,7 @@ class Header:
         put_uint(out, self.blocks)
         for w, start in zip(self.mix, MIX_START):
             put_int(out, w - start)  # one byte each where the weights were not fitted
+        put_uint(out, self.filter)
         for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
             put_uint(out, v)
         if self.prior_use != NO_PRIOR:
@@ -164,17 +169,33 @@ class Header:
         mix = tuple(start + r.int(2 * MIX_LIMIT) for start in MIX_START)
         if max(map(abs, mix)) > MIX_LIMIT:
             r.fail("mixing weight out of range")
+        data_filter = r.uint(1 << 40)
+        if data_filter not in FILTER_NAMES:
+            r.fail(f"unknown data filter {data_filter}")
         fields = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50)]
         if streams < 1:
             r.fail("bad stream count")
         tail = Reader(r.rest(), "neural header")
         if not tail.raw:
-            return cls(cfg, streams, side, count, *fields, mix)
+            return cls(cfg, streams, side, count, *fields, mix, filter=data_filter)
         use = tail.uint(DELTA)
         prior, delta_bytes = tail.bytes(DIGEST_BYTES), tail.uint(1 << 50)
         if use == NO_PRIOR or tail.rest() or (use == PRIMED and not side):
             tail.fail("bad prior field or trailing bytes")
-        return cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes)
+        return cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes, data_filter)
+
+
+def x86_pays(data: bytes) -> bool:
+    """Whether to code the input after the x86 filter: where it has the operands of x86 code (at
+    least one per thousand bytes; text and random data have a few per hundred thousand), the side
+    models alone code its first TRIAL_BYTES both ways, and the smaller wins (a 32-bit image can look
+    like code and lose)."""
+    if x86_filter.candidates(data) < max(8, len(data) // 1000):
+        return False
+    sample = data[: x86_filter.TRIAL_BYTES]
+    side = SideConfig.for_input(len(sample))
+    filtered = data_coder.encode_uniform(x86_filter.forward(sample), 1, side)
+    return len(filtered) < len(data_coder.encode_uniform(sample, 1, side))
 
 
 class _Measured(NamedTuple):
@@ -229,11 +250,16 @@ def encode(data: bytes, options: Options) -> Encoded:
 
         return report
 
+    adaptive = options.extra.get("adaptive", True)
+    # The filter is the side models' help with machine code: without them it is not tried.
+    data_filter = X86 if adaptive and options.extra.get("filter", True) and x86_pays(data) else NO_FILTER
+    if data_filter:
+        note(options.progress, f"data filter: {FILTER_NAMES[data_filter]} (the side models code the start of the input smaller so)")
+        data = x86_filter.forward(data)
     lengths = blocks.split(len(data), int(options.extra.get("block_size", BLOCK_SIZE)))
     view, starts = memoryview(data), np.cumsum([0, *lengths]).tolist()
     parts = [view[a:b] for a, b in zip(starts, starts[1:])]
     longest = max(lengths)
-    adaptive = options.extra.get("adaptive", True)
     streams = int(options.extra.get("streams", streams_for(longest, adaptive)))
     # Side models sized for a block alone, and larger ones that also hold the prior's text.
     side = SideConfig.for_input(longest) if adaptive else None
@@ -319,6 +345,7 @@ def encode(data: bytes, options: Options) -> Encoded:
         best.cfg, best.streams, best.side, len(lengths), result.steps if result else 0, int(result.seconds * 1000) if result else 0,
         milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(best.integer_bits / len(data)),
         smallest("trained"), smallest("empty"), best.mix, best.use, prior.digest if best.use != NO_PRIOR else b"", smallest("prior"),
+        data_filter,
     )
     return Encoded(header.to_bytes(), best.model_bytes, best.data_bytes)
 
@@ -368,6 +395,8 @@ def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
     coding = Coding(weights, header.streams, header.side, is_empty(weights), prime=prime, mix=header.mix)
     coder = BlockCoder(options.threads or 1, options.threads)
     out = b"".join(coder.decode(parts, coding, Phase(options.progress, "decode", original_length).advance))
+    if header.filter == X86:
+        out = x86_filter.inverse(out)
     if header.blocks > 1:
         note(options.progress, f"{header.blocks} blocks decoded in {min(coder.workers, header.blocks)} process(es), peak memory of one {coder.peak_rss / 2**20:,.0f} MiB")
     return out
@@ -416,6 +445,7 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "integer_bpb": header.integer_mbpb / 1000 if header.integer_mbpb else None,
         "trained_model_candidate_bytes": header.trained_bytes,
         "side_models_alone_candidate_bytes": header.empty_bytes or None,
+        "data_filter": FILTER_NAMES[header.filter],
         "side_models": f"{SIDE_MODELS}; a hash table of 2^{header.side.table_bits} slots of 16 bytes" if header.side else None,
         # Where the last mixer starts: the weights of the transformer's logit and the side models'.
         "mix_weights": [w / 65536 for w in header.mix] if header.side and not is_empty(w) else None,
