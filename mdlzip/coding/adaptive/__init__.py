@@ -54,7 +54,7 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0-6, 8; 22 text, 7 structure contexts; 12 image contexts "
+    "bit-history context models (orders 0-6, 8; 22 text, 7 structure contexts; 22 image contexts "
     "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 8+1 mixers, 8 APMs"
 )
 

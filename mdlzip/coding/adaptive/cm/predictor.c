@@ -2,7 +2,7 @@
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
    Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0-6 and 8; the
-   text model's twenty-two, whose slots the image model's twelve take inside an image's pixels; the
+   text model's twenty-two, whose slots the image model's twenty-two take inside an image's pixels; the
    structure model's seven; the match model's expected byte), four
    from the match model and three direct maps (orders 1, 2 and a hashed 3). Eight first-layer
    mixers choose their weights by the partial byte with the classes of the last two bytes; by how
@@ -52,6 +52,7 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 #define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
 #define N_DIRECT 3
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
+typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
 typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
 
 #define N_MIXERS 8
@@ -118,8 +119,8 @@ static int ctx_enabled(int off, int k) {
     return 1;
 }
 
-/* Inside an image's pixels the text slots carry the image model's contexts, the rest of them off
-   (they would only add noise); returns the image mixer set, or -1 outside images. */
+/* Inside an image's pixels the text slots carry the image model's contexts (any left over off:
+   they would only add noise); returns the image mixer set, or -1 outside images. */
 static int image_slots(const Predictor *p, const Stream *st, int s, int64_t t, int c1, uint64_t *h, int *on) {
     if ((p->off & OFF_IMAGE) || !image_active(&st->image, t)) return -1;
     int set = image_contexts(&st->image, &p->hist, s, t, c1, h + CTX_TEXT);
