@@ -26,15 +26,19 @@ TRIAL_BYTES = 1 << 18
 def _operands(b: np.ndarray) -> np.ndarray:
     """Positions p of the operands that are converted, in b (the input or its filtered form: both
     give the same positions)."""
-    n = len(b)
-    starts = np.flatnonzero((b[: max(0, n - 4)] == OPCODES[0]) | (b[: max(0, n - 4)] == OPCODES[1]))
-    taken, free = [], 0
-    for p in starts.tolist():
-        if p >= free:
-            taken.append(p)
-            free = p + 5
-    p = np.array(taken, dtype=np.int64)
-    return p[(b[p + 4] == 0x00) | (b[p + 4] == 0xFF)] if len(p) else p
+    head = b[: max(0, len(b) - 4)]
+    starts = np.flatnonzero((head == OPCODES[0]) | (head == OPCODES[1]))
+    # An opcode five or more bytes after the one before it is always an operand's: the scan
+    # reaches it. Only one closer to the one before (inside its operand, if that one was taken)
+    # needs the scan itself, and it never looks back further than four bytes.
+    taken = np.ones(len(starts), dtype=bool)
+    for i in (np.flatnonzero(np.diff(starts) < 5) + 1).tolist():
+        j = i - 1
+        while not taken[j]:
+            j -= 1
+        taken[i] = starts[i] - starts[j] >= 5
+    p = starts[taken]
+    return p[(b[p + 4] == 0x00) | (b[p + 4] == 0xFF)]
 
 
 def candidates(data: bytes) -> int:
