@@ -78,7 +78,7 @@ def fixed_mix(mix: tuple[float, float]) -> tuple[int, int]:
 NO_PRIOR, PRIMED, DELTA = 0, 1, 2
 # What the data section codes: the input, or the input after the x86 filter (``coding.x86_filter``).
 NO_FILTER, X86 = 0, 1
-FILTER_NAMES = {NO_FILTER: None, X86: "x86: call and jump targets made absolute"}
+FILTER_NAMES = {NO_FILTER: None, X86: "x86: call, jump and instruction-pointer-relative addresses made absolute"}
 CANDIDATE_NAMES = {"trained": "trained transformer", "empty": "side models alone", "prior": "prior's transformer", "uniform": "uniform code"}
 PRIOR_USES = {NO_PRIOR: None, PRIMED: "side models primed with its text", DELTA: "its transformer plus the stored delta; side models primed"}
 
