@@ -115,9 +115,10 @@ def test_whole_files_are_not_cut(deb, out):
     assert (out / "photo.ppm").read_bytes() == whole
 
 
-def test_every_image_is_pinned():
-    from benchmarks import images
+def test_every_image_and_binary_is_pinned():
+    from benchmarks import binaries, images
 
-    assert list(images.IMAGES) == list(images.SIZES)
-    for kind in images.IMAGES.values():
-        assert re.fullmatch("[0-9a-f]{64}", kind.sha256) and kind.package == kinds.SKIMAGE
+    for files, sizes in ((images.IMAGES, images.SIZES), (binaries.BINARIES, binaries.SIZES)):
+        assert list(files) == list(sizes)
+        for kind in files.values():
+            assert re.fullmatch("[0-9a-f]{64}", kind.sha256) and re.fullmatch("[0-9a-f]{64}", kind.package.sha256)
