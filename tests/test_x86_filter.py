@@ -79,6 +79,17 @@ def test_the_inverse_undoes_it_on_any_bytes(seed):
     assert x86_filter.inverse(x86_filter.forward(data)) == data
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_the_search_in_chunks_is_the_search_at_once(seed, monkeypatch):
+    """Chunks of 16 bytes: operands and the scan's state cross every boundary."""
+    rng = np.random.default_rng(seed)
+    alphabet = np.array([0xE8, 0xE9, 0x00, 0xFF, 0x48, 0x4C, 0x8B, 0x05], dtype=np.uint8)
+    data = alphabet[rng.integers(0, len(alphabet), 2000)].tobytes() + machine_code(3000, seed)
+    monkeypatch.setattr(x86_filter, "CHUNK", 16)
+    assert x86_filter.forward(data) == scan(data)
+    assert x86_filter.inverse(x86_filter.forward(data)) == data
+
+
 def test_short_and_empty_inputs_pass_unchanged():
     for data in (b"", b"\xe8", b"\xe8\x00\x00\x00", bytes([0xE8] * 4)):
         assert x86_filter.forward(data) == data == x86_filter.inverse(data)

@@ -32,30 +32,51 @@ OPCODES = (0x8B, 0x8D, 0x89, 0x3B, 0x39, 0x03, 0x2B, 0x63, 0x85, 0x33, 0x0B, 0x2
 TRIAL_BYTES = 1 << 18
 
 
+# Bytes searched at once, so that the search's masks stay small on an input of any size.
+CHUNK = 1 << 22
+
+
+def _starts(b: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in [lo, hi) where the scan would find an operand if it stood there, and the
+    length of each one's instruction (5 or 7)."""
+    n = len(b)
+    w = b[lo : min(n, hi + 6)]
+    m = min(hi, n) - lo
+    branch = np.isin(w[:m], BRANCHES)
+    branch[max(0, n - 4 - lo) :] = False
+    relative = np.zeros(m, dtype=bool)
+    r = max(0, min(m, n - 6 - lo))
+    relative[:r] = np.isin(w[:r], REX_W) & np.isin(w[1 : r + 1], OPCODES) & ((w[2 : r + 2] & 0xC7) == 0x05)
+    s = np.flatnonzero(branch | relative)
+    return s + lo, np.where(branch[s], 5, 7)
+
+
 def _operands(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The instructions' positions p and their operands' first bytes, of the operands that are
     converted, in b (the input or its filtered form: both give the same positions)."""
-    n = len(b)
-    branch = np.zeros(n, dtype=bool)
-    branch[: max(0, n - 4)] = np.isin(b[: max(0, n - 4)], BRANCHES)
-    relative = np.zeros(n, dtype=bool)
-    m = max(0, n - 6)
-    relative[:m] = np.isin(b[:m], REX_W) & np.isin(b[1 : m + 1], OPCODES) & ((b[2 : m + 2] & 0xC7) == 0x05)
-    starts = np.flatnonzero(branch | relative)
-    length = np.where(branch[starts], 5, 7)
-    # A start seven or more bytes after the one before it is always the scan's: whatever the scan
-    # took last ended by then. Only closer ones need the scan itself, which looks back at most
-    # six bytes.
-    taken = np.ones(len(starts), dtype=bool)
-    for i in (np.flatnonzero(np.diff(starts) < 7) + 1).tolist():
-        j = i - 1
-        while not taken[j]:
-            j -= 1
-        taken[i] = starts[i] >= starts[j] + length[j]
-    p = starts[taken]
-    first = p + np.where(branch[p], 1, 3)
-    near = (b[first + 3] == 0x00) | (b[first + 3] == 0xFF)
-    return p[near], first[near]
+    found_p, found_first = [], []
+    free = 0  # where the last instruction the scan took ends
+    for lo in range(0, len(b), CHUNK):
+        starts, length = _starts(b, lo, lo + CHUNK)
+        # A start seven or more bytes after the one before it, and past `free`, is always the
+        # scan's: whatever the scan took last ended by then. Only the others need the scan
+        # itself, which looks back at most six bytes.
+        taken = np.ones(len(starts), dtype=bool)
+        for i in np.flatnonzero((np.diff(starts, prepend=-7) < 7) | (starts < free)).tolist():
+            j = i - 1
+            while j >= 0 and not taken[j]:
+                j -= 1
+            taken[i] = starts[i] >= (starts[j] + length[j] if j >= 0 else free)
+        p, size = starts[taken], length[taken]
+        if len(p):
+            free = int(p[-1] + size[-1])
+        first = p + np.where(size == 5, 1, 3)
+        near = (b[first + 3] == 0x00) | (b[first + 3] == 0xFF)
+        found_p.append(p[near])
+        found_first.append(first[near])
+    if not found_p:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(found_p), np.concatenate(found_first)
 
 
 def candidates(data: bytes) -> int:
