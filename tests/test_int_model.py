@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from mdlzip import container
-from mdlzip.coding import weight_codec
 from mdlzip.errors import MdlzipError
 from mdlzip.methods import neural
 from mdlzip.model.config import BOS, ModelConfig
@@ -86,7 +85,7 @@ def test_streams_are_independent():
 def test_engine_is_the_reference_on_the_fixtures_models(archive):
     _, _, _, encoded = container.unpack((FIXTURES / archive).read_bytes())
     header = neural.Header.from_bytes(encoded.header)
-    w = weight_codec.decode(encoded.model, header.cfg)
+    w = neural.model_of(encoded.model, header.cfg)
     text = np.frombuffer((FIXTURES / f"{archive.split('.')[0]}.txt").read_bytes(), dtype=np.uint8)
     S = header.streams
     tokens = np.concatenate([np.full((S, 1), BOS), text[: S * 300].reshape(S, 300)], 1)

@@ -7,6 +7,7 @@ import pytest
 
 import mdlzip
 from mdlzip import container
+from mdlzip.errors import MdlzipError
 
 from conftest import run_process
 
@@ -109,3 +110,24 @@ def test_verbose_notes_come_before_the_wait_they_announce(workdir):
     lines = out.err.splitlines()
     assert out.code == 0 and lines[0].startswith("mdlzip: a.txt: training 20 steps of 8 windows of 256 bytes: d_model=16")
     assert lines[-1].startswith(f"a.txt: {len(TEXT)} -> ")
+
+
+def test_the_empty_model_costs_no_model_bytes():
+    """The side models alone: an empty model section, which only the empty model's config may have."""
+    from mdlzip.methods import neural
+
+    text = (FIXTURES / "sample.txt").read_bytes()[:3000]
+    archive = mdlzip.compress(text, method="neural")
+    facts = mdlzip.info(archive)
+    assert facts["model_bytes"] == 1 and facts["params_nonzero"] == 0 and mdlzip.decompress(archive) == text
+    assert neural.model_of(b"", neural.EMPTY.cfg) is neural.EMPTY
+    with pytest.raises(MdlzipError, match="^corrupt archive: an empty model section for a model that is not the empty one$"):
+        neural.model_of(b"", neural.ModelConfig(d_model=16, n_layer=1, n_head=4, d_ff=8, window=4, n_prev=1))
+
+
+def test_a_small_text_gets_the_side_models():
+    """From 64 bytes on the auto method tries them: a kilobyte of prose codes smaller than zstd's."""
+    text = (FIXTURES / "sample.txt").read_bytes()[:1000]
+    archive = mdlzip.compress(text)
+    assert mdlzip.info(archive)["method"] == "neural"
+    assert len(archive) < len(mdlzip.compress(text, method="zstd")) and mdlzip.decompress(archive) == text
