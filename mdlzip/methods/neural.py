@@ -31,9 +31,10 @@ from . import Encoded, Options, Phase, note
 
 METHOD_ID = 2
 NAME = "neural"
-# Below this the classic methods alone are tried: the side models alone cost no model bytes and
-# code 1,000 to 4,000 bytes of English 2-12% smaller than zstd -19, but on a few dozen bytes they
-# have learned nothing yet.
+# Below this the classic methods alone are tried: the side models alone cost no model bytes, and
+# their archives of 1,000, 2,000 and 4,000 bytes of English prose are 9%, 12% and 15% smaller than
+# the zstd method's (553, 971, 1,705 B against 609, 1,099, 1,998), but on a few dozen bytes they
+# have learned nothing yet (300 B: 240 against zstd's 237).
 MIN_INPUT = 64
 MIN_INPUT_PRIMED = 64  # with a prior the side models start from its text: small inputs can win
 # Below this no transformer is trained (a prior's may still be refined): beside the side models

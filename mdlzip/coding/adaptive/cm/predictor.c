@@ -8,7 +8,7 @@
    mixers choose their weights by the partial byte with the classes of the last two bytes; by how
    many orders have seen their context with the bit position, whether a word is open, the match
    length and the bit it expects; by the shape of the recent text (in an image, by the channel and
-   the local gradients: -0.8% on photos); by the partial byte with the
+   the local gradients: -0.7% on the kinds image); by the partial byte with the
    byte before last, with the match's expected byte, with the last two punctuation bytes and with
    the previous byte; and by the classes of the last three bytes with the bit position. A second
    layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
