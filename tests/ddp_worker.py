@@ -2,7 +2,8 @@
 each rank also saving the weights its training ended with.
 
 ``ddp_worker.py OUT ARGS...``: runs the command line with ARGS in OUT and writes this rank's
-trained state dict to OUT/rank{RANK}.pt.
+trained state dict to OUT/rank{RANK}.pt, and the names of the threads still running when the
+command has ended to OUT/threads{RANK}.txt (Linux names them in /proc).
 """
 
 import os
@@ -25,7 +26,13 @@ def main(out: str, args: list[str]) -> None:
     # The neural method imports the trainer when it encodes, so it finds this one.
     trainer.train = train_and_save
     os.chdir(out)
-    cli.main(args)
+    try:
+        cli.main(args)
+    finally:
+        tasks = "/proc/self/task"
+        names = sorted(open(f"{tasks}/{t}/comm").read().strip() for t in os.listdir(tasks)) if os.path.isdir(tasks) else []
+        with open(f"threads{os.environ['RANK']}.txt", "w") as f:
+            f.write("\n".join(names))
 
 
 if __name__ == "__main__":

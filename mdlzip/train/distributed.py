@@ -124,9 +124,8 @@ class Group:
             raise MdlzipError("distributed training: the ranks ended with different weights")
 
     def leave(self) -> None:
-        """End the group on every rank at once, when training ends: rank 0 then codes alone. A rank
-        that tore its connections down at exit while rank 0 still held them could abort in gloo's
-        threads ("terminate called without an active exception"), failing the run."""
+        """End the group on every rank at once, when training ends: rank 0 then codes alone, and
+        no rank tears its connections down at exit while another still holds them."""
         global _joined
         if self.world == 1:
             return
@@ -163,6 +162,12 @@ def join(device) -> Group:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
         backend = "nccl" if device.type == "cuda" else "gloo"
+        # The optimizer's first use imports torch._dynamo, whose distributed modules keep
+        # references to the default group when one exists: destroy_process_group then left
+        # gloo's threads running into interpreter teardown, where a rank could abort
+        # ("terminate called without an active exception"). Imported first, they hold none.
+        import torch._dynamo  # noqa: F401
+
         dist.init_process_group(backend, timeout=TIMEOUT)
         atexit.register(_end)
         _joined = Group(device, dist.get_rank(), dist.get_world_size(), backend)
