@@ -32,6 +32,8 @@ static inline int clamp_logit(int64_t d) { return d > LOGIT_MAX ? LOGIT_MAX : d 
 static inline int squash12(const Logistic *lg, int64_t d) { return lg->squash[clamp_logit(d) + LOGIT_MAX]; }
 static inline int squash16(const Logistic *lg, int64_t d) { return lg->squash16[clamp_logit(d) + LOGIT_MAX]; }
 static inline int stretch16(const Logistic *lg, int p16) { return lg->stretch[p16 >> 4]; }
+/* A probability of 65536 kept inside 1 .. 65535, where logit16 is defined. */
+static inline int clamp_p16(int p) { return p < 1 ? 1 : p > P16_ONE - 1 ? P16_ONE - 1 : p; }
 
 /* Multiplicative hashing: distinct odd constants per use, the high bits are the well-mixed ones. */
 static inline uint64_t hash2(uint64_t a, uint64_t b) {

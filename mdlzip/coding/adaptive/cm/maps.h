@@ -2,7 +2,7 @@
 
    Each cell holds a 22-bit probability and a 10-bit count in one word and moves toward the coded
    bit by 1/(n + 1.5): the running average while the context is young, then a fixed rate set by
-   the count's limit. */
+   the count's limit. The APMs' cells are the same words. */
 #ifndef MDLZIP_CM_MAPS_H
 #define MDLZIP_CM_MAPS_H
 
@@ -45,34 +45,41 @@ static inline int map_p12(const AdaptiveMap *m, size_t i) { return (int)(m->t[i]
 extern uint64_t RECIPROCAL[1024];
 void reciprocal_init(void);
 
-static inline void map_update(AdaptiveMap *m, size_t i, int bit) {
-    uint32_t v = m->t[i], n = v & 1023, p = v >> 10;
-    /* p + (target - p) * 2 / (2n + 3), the quotient truncated toward 0 as C divides */
+/* A cell after the bit: p + (target - p) * 2 / (2n + 3), the quotient truncated toward 0 as C
+   divides, and the count one more up to the limit. */
+static inline uint32_t cell_update(uint32_t v, int bit, uint32_t limit) {
+    uint32_t n = v & 1023, p = v >> 10;
     if (bit) p += (uint32_t)(((uint64_t)(((1u << 22) - 1 - p) * 2) * RECIPROCAL[n]) >> 40);
     else p -= (uint32_t)(((uint64_t)(p * 2) * RECIPROCAL[n]) >> 40);
-    m->t[i] = (p << 10) | (n < m->limit ? n + 1 : n);
+    return (p << 10) | (n < limit ? n + 1 : n);
 }
 
-/* ---- APM (SSE): refines a probability per context, interpolating between 33 logit buckets ---- */
+static inline void map_update(AdaptiveMap *m, size_t i, int bit) { m->t[i] = cell_update(m->t[i], bit, m->limit); }
+
+/* ---- APM (SSE): refines a probability per context, interpolating between 33 logit buckets ----
+
+   A cell starts at its bucket's probability, counting as 4 bits seen: the refinement starts as
+   the identity and leaves it only as evidence comes, at a rate falling to 1/131 (from a fixed 1/32:
+   enwik6 -0.15%, enwik5 -0.2%). */
 
 #define APM_CELLS 33
+#define APM_START_COUNT 4
+#define APM_LIMIT 130
 
 typedef struct {
-    uint16_t *t; /* 16-bit probabilities */
+    uint32_t *t; /* cells as in AdaptiveMap */
     size_t n, cell;
-    int rate;
 } APM;
 
-static inline int apm_init(APM *a, const Logistic *lg, size_t contexts, int rate) {
-    a->t = table_alloc(contexts * APM_CELLS * sizeof(uint16_t), 0);
+static inline int apm_init(APM *a, const Logistic *lg, size_t contexts) {
+    a->t = table_alloc(contexts * APM_CELLS * sizeof(uint32_t), 0);
     if (!a->t) return -1;
     for (size_t c = 0; c < contexts; c++)
         for (int j = 0; j < APM_CELLS; j++) {
             int p = squash16(lg, (j - 16) * 128);
-            a->t[c * APM_CELLS + j] = (uint16_t)(p < 1 ? 1 : p > 65535 ? 65535 : p);
+            a->t[c * APM_CELLS + j] = (uint32_t)(p < 1 ? 1 : p > 65535 ? 65535 : p) << 16 | APM_START_COUNT;
         }
     a->n = contexts;
-    a->rate = rate;
     a->cell = 0;
     return 0;
 }
@@ -83,20 +90,14 @@ static inline int apm_refine(APM *a, const Logistic *lg, int p16, size_t ctx) {
     int lo = s >> 7, w = s & 127;
     size_t i = (ctx & (a->n - 1)) * APM_CELLS + lo;
     a->cell = i;
-    return (a->t[i] * (128 - w) + a->t[i + 1] * w) >> 7;
+    return (int)(((a->t[i] >> 16) * (uint32_t)(128 - w) + (a->t[i + 1] >> 16) * (uint32_t)w) >> 7);
 }
 
 /* The middle of a context's row, which most probabilities interpolate in. */
 static inline void apm_prefetch(const APM *a, size_t ctx) { PREFETCH(a->t + (ctx & (a->n - 1)) * APM_CELLS + APM_CELLS / 2); }
 
-/* Steps round to nearest, so a cell nears 0 and 65535 alike. */
 static inline void apm_update(APM *a, int bit) {
-    int target = bit ? 65535 : 0;
-    for (int k = 0; k < 2; k++) { /* both cells the prediction interpolated */
-        int v = a->t[a->cell + k];
-        v += (target - v + (1 << (a->rate - 1))) >> a->rate;
-        a->t[a->cell + k] = (uint16_t)(v < 1 ? 1 : v);
-    }
+    for (int k = 0; k < 2; k++) a->t[a->cell + k] = cell_update(a->t[a->cell + k], bit, APM_LIMIT); /* both cells the prediction interpolated */
 }
 
 #endif
