@@ -13,7 +13,7 @@
    the previous byte; and by the classes of the last three bytes with the bit position. A second
    layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
    refine the result by orders 0-4, the match's expected byte, the current word and the last two
-   punctuation bytes.
+   punctuation bytes; their average and a small mixer over them give the coded probability.
 
    The selectors that pay most tell where in the text's syntax the next byte is (the punctuation
    bytes: enwik6 -0.25%; the shape, the byte before last, the expected byte: about -0.1% each);
