@@ -74,11 +74,11 @@ typedef struct {
 static inline int apm_init(APM *a, const Logistic *lg, size_t contexts) {
     a->t = table_alloc(contexts * APM_CELLS * sizeof(uint32_t), 0);
     if (!a->t) return -1;
-    for (size_t c = 0; c < contexts; c++)
-        for (int j = 0; j < APM_CELLS; j++) {
-            int p = squash16(lg, (j - 16) * 128);
-            a->t[c * APM_CELLS + j] = (uint32_t)(p < 1 ? 1 : p > 65535 ? 65535 : p) << 16 | APM_START_COUNT;
-        }
+    for (int j = 0; j < APM_CELLS; j++) {
+        int p = squash16(lg, (j - 16) * 128);
+        a->t[j] = (uint32_t)(p < 1 ? 1 : p > 65535 ? 65535 : p) << 16 | APM_START_COUNT;
+    }
+    for (size_t c = 1; c < contexts; c++) memcpy(a->t + c * APM_CELLS, a->t, APM_CELLS * sizeof(uint32_t));
     a->n = contexts;
     a->cell = 0;
     return 0;
