@@ -76,7 +76,7 @@ static inline int apm_init(APM *a, const Logistic *lg, size_t contexts) {
     if (!a->t) return -1;
     for (int j = 0; j < APM_CELLS; j++) {
         int p = squash16(lg, (j - 16) * 128);
-        a->t[j] = (uint32_t)(p < 1 ? 1 : p > 65535 ? 65535 : p) << 16 | APM_START_COUNT;
+        a->t[j] = (uint32_t)clamp_p16(p) << 16 | APM_START_COUNT;
     }
     for (size_t c = 1; c < contexts; c++) memcpy(a->t + c * APM_CELLS, a->t, APM_CELLS * sizeof(uint32_t));
     a->n = contexts;
