@@ -214,3 +214,20 @@ def test_large_input_benchmark_records_both_decodes_and_the_classics(tmp_path):
     assert [r["compressor"] for r in classics] == ["xz -9e", "zstd -19 --long"]
     assert all(r["status"] == "ok" and 0 < r["compressed_bytes"] < 30_000 for r in classics if shutil.which(r["compressor"].split()[0]))
     assert "## text: 30,000 bytes, mdlzip level 1" in (tmp_path / "l.md").read_text()
+
+
+def test_mdl_curve_records_each_sparsifier_and_price_and_resumes(tmp_path):
+    (tmp_path / "text").write_bytes(sample_text(6_000))
+    command = [sys.executable, "-m", "benchmarks.mdl_curve", str(tmp_path / "text"), "--sparsifiers", "l1,magnitude", "--scales", "0,4", "--steps", "12", "--out", str(tmp_path)]
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = load(tmp_path, "mdl-curve-text-level1")
+    assert sorted((r["sparsifier"], r["scale"]) for r in results["rows"]) == [("l1", 0.0), ("l1", 4.0), ("magnitude", 0.0), ("magnitude", 4.0)]
+    side = results["side_alone_bytes"]
+    for r in results["rows"]:
+        assert 0 <= r["nonzero"] <= r["total_weights"] and r["archive_bytes"] > r["model_bytes"] + r["data_bytes"]
+    md = (tmp_path / "mdl-curve-text-level1.md").read_text()
+    assert f"({side:,} B" in md and "| l1 | 4 |" in md
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout.count("weights,") == 0  # every point already measured
+    assert load(tmp_path, "mdl-curve-text-level1")["rows"] == results["rows"]

@@ -14,7 +14,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.model.config import BOS, ModelConfig
 from mdlzip.train.plan import plan_for
 from mdlzip.train.plan import TrainPlan
-from mdlzip.train.trainer import ByteWindows, bits_per_byte, evaluate_bpb, train
+from mdlzip.train.trainer import ByteWindows, bits_per_byte, evaluate_bpb, penalty_weight, train
 
 from neural_helpers import random_float_model
 
@@ -100,6 +100,25 @@ def test_training_is_deterministic_and_reports_its_prices(sparsifier):
         assert torch.equal(wa.weight, wb.weight) and torch.equal(wa.mask, wb.mask), n
     assert a.rel_step in plan.rel_steps and a.bits_per_nonzero > 0
     assert a.float_bpb > 0 and a.final_bpb > 0
+
+
+def test_the_price_of_weights_rises_over_the_ramp_to_the_penalty_scale():
+    plan = TrainPlan(ramp=0.5, penalty_scale=2.0)
+    weights = [penalty_weight(plan, step, 100, 300) for step in range(100, 300)]
+    assert weights[0] == pytest.approx(2.0 / 100) and weights[49] == pytest.approx(1.0)
+    assert weights[99:] == [2.0] * 101
+    assert all(a < b for a, b in zip(weights[:99], weights[1:100]))
+    assert penalty_weight(TrainPlan(ramp=0.0, penalty_scale=0.5), 100, 100, 300) == 0.5
+
+
+def test_a_higher_price_pulls_the_weights_toward_zero():
+    def size(scale):
+        plan = TrainPlan(steps=60, batch=4, seq_len=32, sparsifier="l1", penalty_scale=scale, tamade=False, seed=1)
+        model = train(DATA * 4, TINY, plan, torch.device("cpu")).model
+        return sum(float((l.weight * l.mask).abs().sum()) for l in model.named_weights().values())
+
+    free, priced, dear = size(0.0), size(1.0), size(8.0)
+    assert dear < priced < free
 
 
 def test_plan_grows_with_the_input_and_the_level():

@@ -24,6 +24,8 @@ class TrainPlan:
     weight_decay: float = 0.01
     sparsifier: str = sparsity.DEFAULT
     prelude: float = 0.15  # fraction of steps trained without the model-size term
+    ramp: float = 0.0  # continuation: fraction of the regularized phase over which the weights' price rises from 0 to alpha
+    penalty_scale: float = 1.0  # alpha's multiple: 1 prices a weight at its measured bits (the MDL curve varies it)
     prune_at: float = 0.75  # then: final mask by codelength, quantization, masked quantization-aware training
     rel_step: float = 0.4  # weight quantization step relative to the rms of each tensor's nonzeros, while pricing the mask
     rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4)  # candidate steps once the mask is fixed

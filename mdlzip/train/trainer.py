@@ -239,6 +239,15 @@ def choose_mask_and_step(model: ByteTransformer, sparsifier: Sparsifier, pricer:
     return min(plan.rel_steps, key=pricer.total_bits)
 
 
+def penalty_weight(plan: TrainPlan, step: int, first: int, prune: int) -> float:
+    """The multiple of alpha that prices the weights at ``step`` of the regularized phase
+    (steps first..prune-1): ``plan.penalty_scale``, reached by a linear continuation over the
+    first ``plan.ramp`` of the phase, so that the model leaves the dense solution gradually."""
+    span = plan.ramp * (prune - first)
+    rise = 1.0 if span < 1 else min(1.0, (step - first + 1) / span)
+    return plan.penalty_scale * rise
+
+
 def train(
     data: bytes,
     cfg: ModelConfig,
@@ -332,7 +341,8 @@ def train(
         x, y, side = windows.sample(plan.batch, gen, group.share(plan.batch))
         part = group.part(bits_per_byte(model, x, y, side, mix), plan.batch)
         # Every rank adds the penalty's 1/world: summed over the ranks it counts once.
-        objective = part + alpha / group.world * sparsifier.penalty() if regularized else part
+        price = alpha * penalty_weight(plan, step, first, prune)
+        objective = part + price / group.world * sparsifier.penalty() if regularized else part
         opt.zero_grad(set_to_none=True)
         objective.backward()
         loss = group.sum_gradients([p for g in opt.param_groups for p in g["params"]], part)
