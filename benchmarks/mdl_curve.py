@@ -144,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     if results.get("commit") != results["machine"]["mdlzip_commit"] or "side_alone_bytes" not in results:
         results.update(rows=[], commit=results["machine"]["mdlzip_commit"], side_alone_bytes=side_alone(data, args.level))
     done = {(r["sparsifier"], r["scale"]) for r in results["rows"]}
+    scales = [float(s) for s in args.scales.split(",")]
     for name in args.sparsifiers.split(","):
-        for scale in (float(s) for s in args.scales.split(",")):
-            if (name, scale) in done:
+        for scale in scales + ([0.0] if name == "none" and 0.0 not in scales else []):
+            # "none" has no penalty to scale: every scale would train the same model.
+            if (name, scale) in done or (name == "none" and scale != 0):
                 continue
             row = measure(data, name, scale, args.level, args.ramp, args.tamade, args.steps)
             say(f"{name} x{scale:g}: {row['nonzero']:,} weights, {row['archive_bytes']:,} B (side models alone {results['side_alone_bytes']:,})")
