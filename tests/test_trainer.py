@@ -1,6 +1,7 @@
 """The trainer: the codelength it reports, its determinism and its plan."""
 
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +17,7 @@ from mdlzip.train.plan import plan_for
 from mdlzip.train.plan import TrainPlan
 from mdlzip.train.trainer import ByteWindows, bits_per_byte, evaluate_bpb, penalty_weight, train
 
+from conftest import REPO
 from neural_helpers import random_float_model
 
 TINY = ModelConfig(d_model=16, n_layer=1, n_head=1, d_ff=16, window=8, n_prev=2)
@@ -130,6 +132,17 @@ def test_plan_grows_with_the_input_and_the_level():
     assert (cfg.d_model, plan.steps, plan.sparsifier) == (32, 5, "l1")
     with pytest.raises(MdlzipError):
         plan_for(100_000, 10)
+
+
+def test_the_readmes_plan_table_is_the_plan():
+    text = (REPO / "README.md").read_text()
+    rows = re.findall(r"^\| (\d+) (MiB|GiB) \| [^|]+ \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \|", text, re.M)
+    assert len(rows) == 5
+    for size, unit, weights, *steps in rows:
+        n = int(size) << (20 if unit == "MiB" else 30)
+        cfg, _ = plan_for(n, 6)
+        assert cfg.n_params() == int(weights.replace(",", ""))
+        assert [plan_for(n, level)[1].steps for level in (1, 3, 6, 9)] == [int(s.replace(",", "")) for s in steps]
 
 
 def test_windows_keep_the_input_as_given_and_widen_only_what_they_draw():
