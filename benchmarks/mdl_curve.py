@@ -19,6 +19,7 @@ sparsifier, the side models alone as the line to beat) are rewritten each time.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -27,10 +28,18 @@ from pathlib import Path
 import mdlzip
 from mdlzip.train.sparsity import NAMES
 
-from .run import head_commit, machine, machine_line, say
+from .run import REPO, head_commit, machine, machine_line, say
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALES = (0.0, 1.0, 4.0)
+
+
+def code_digest() -> str:
+    """A digest of the compressor's sources: points measured by the same code are kept on a rerun."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in (REPO / "mdlzip").rglob("*") if p.suffix in (".py", ".c", ".h")):
+        h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def side_alone(data: bytes, level: int) -> int:
@@ -141,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.out / f"mdl-curve-{args.file.name}-level{args.level}{'-tamade' if args.tamade else ''}"
     results = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {"rows": []}
     results.update(file=args.file.name, bytes=len(data), level=args.level, ramp=args.ramp, steps=args.steps, tamade=args.tamade, machine=machine(head_commit()))
-    if results.get("commit") != results["machine"]["mdlzip_commit"] or "side_alone_bytes" not in results:
-        results.update(rows=[], commit=results["machine"]["mdlzip_commit"], side_alone_bytes=side_alone(data, args.level))
+    code = code_digest()
+    if results.get("code") != code or "side_alone_bytes" not in results:
+        results.update(rows=[], code=code, side_alone_bytes=side_alone(data, args.level))
     done = {(r["sparsifier"], r["scale"]) for r in results["rows"]}
     scales = [float(s) for s in args.scales.split(",")]
     for name in args.sparsifiers.split(","):
