@@ -2,21 +2,23 @@
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
    Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0-6 and 8; the
-   text model's twenty-two, whose slots the image model's twenty-two take inside an image's pixels; the
+   text model's twenty-six, whose slots the image model's twenty-two take inside an image's pixels; the
    structure model's seven; the match model's expected byte), four
-   from the match model and three direct maps (orders 1, 2 and a hashed 3). Eight first-layer
+   from the match model and three direct maps (orders 1, 2 and a hashed 3). Seven first-layer
    mixers choose their weights by the partial byte with the classes of the last two bytes; by how
    many orders have seen their context with the bit position, whether a word is open, the match
    length and the bit it expects; by the shape of the recent text (in an image, by the channel and
-   the local gradients: -0.7% on the kinds image); by the partial byte with the
-   byte before last, with the match's expected byte, with the last two punctuation bytes and with
-   the previous byte; and by the classes of the last three bytes with the bit position. A second
+   the local gradients: -0.7% on the kinds image); by the partial byte with the match's expected
+   byte, with the last two punctuation bytes and with the previous byte; and by the classes of the
+   last three bytes with the bit position. (An eighth, by the partial byte with the byte before
+   last, paid 0.02% on enwik6 once the text model had grown to twenty-six contexts: it went, and
+   its time paid for four of them.) A second
    layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
    refine the result by orders 0-4, the match's expected byte, the current word and the last two
    punctuation bytes; their average and a small mixer over them give the coded probability.
 
    The selectors that pay most tell where in the text's syntax the next byte is (the punctuation
-   bytes: enwik6 -0.25%; the shape, the byte before last, the expected byte: about -0.1% each);
+   bytes: enwik6 -0.25%; the shape, the expected byte: about -0.1% each);
    each mixer costs about 3% of the time.
 
    A stored transformer comes in last: a two-input mixer adds its logit to the side models' final
@@ -55,11 +57,11 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
 typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
 
-#define N_MIXERS 8
+#define N_MIXERS 7
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x in a word x match
-   length x expected bit; shape; c2 x partial byte; expected byte x partial byte; classes of c1-c3
-   x bit position; punctuation x partial byte; c1 x partial byte */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, 9 * 8 * 2 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 1 << 16, 257 << 8, 4096, 1 << 16, 1 << 16};
+   length x expected bit; shape; expected byte x partial byte; classes of c1-c3 x bit position;
+   punctuation x partial byte; c1 x partial byte */
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, 9 * 8 * 2 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 257 << 8, 4096, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
 #define N_APMS 8
@@ -148,6 +150,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     memcpy(p->lg.squash16, squash16, sizeof p->lg.squash16);
     p->S = S;
     p->off = off;
+
     p->table_bits = table_bits;
     p->match_bits = table_bits > 22 ? 22 : table_bits - 2;
     p->coder.x2 = 0xffffffffu;
@@ -280,7 +283,7 @@ void predictor_path(const Predictor *p, uint16_t out[8]) { memcpy(out, p->path_p
 
 /* The mixers whose set is a base ORed with the partial byte: their large tables are read at
    random, so the next bit's rows are fetched while this bit is coded. */
-static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 1, 1, 0, 1, 1};
+static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 1, 0, 1, 1};
 
 static void prefetch_mixer_sets(const Predictor *p, const size_t *base, int c0) {
     for (int k = 0; k < N_MIXERS; k++)
@@ -358,12 +361,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         punct8 << 8,
     };
     /* the first-layer mixers' sets, but for what each bit adds: the partial byte (BY_PARTIAL_BYTE),
-       the bit position (mixer 5) or everything (mixer 1) */
+       the bit position (mixer 4) or everything (mixer 1) */
     const size_t mbase[N_MIXERS] = {
         (classes >> 3) << 8,
         0,
         image_set >= 0 ? (size_t)1 << 15 | (size_t)image_set : st->text.shape & 0x7fff,
-        (size_t)((c8 >> 8) & 0xff) << 8,
         (size_t)(expected + 1) << 8,
         classes << 3,
         punct8 << 8,
@@ -418,10 +420,9 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             (((size_t)confident * 8 + (size_t)j) * 8 + word_match) * 3 + (size_t)(ebit + 1),
             mbase[2],
             mbase[3] | (size_t)c0,
-            mbase[4] | (size_t)c0,
-            mbase[5] | (size_t)j,
+            mbase[4] | (size_t)j,
+            mbase[5] | (size_t)c0,
             mbase[6] | (size_t)c0,
-            mbase[7] | (size_t)c0,
         };
         int32_t fx[FINAL_INPUTS];
         for (int k = 0; k < N_MIXERS; k++)
