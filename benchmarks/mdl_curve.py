@@ -80,7 +80,9 @@ def markdown(results: dict) -> str:
         f"Machine: {machine_line(results['machine'])}",
         "",
         "Each row: one compression with the transformer trained at that penalty scale (alpha's multiple; "
-        f"continuation ramp {results['ramp']:g} of the regularized phase), "
+        f"continuation ramp {results['ramp']:g} of the regularized phase"
+        + (f", {results['steps']:,} training steps instead of the level's" if results.get("steps") else "")
+        + "), "
         + ("then TAMADE's threshold search by codelength as in the default archive, " if results["tamade"] else
            "without TAMADE's threshold search (the mask is what the sparsifier and the quantization step chosen by codelength leave), ")
         + "the trained model kept even where it does not pay, the archive decoded and compared. "

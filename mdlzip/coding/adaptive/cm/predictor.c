@@ -320,7 +320,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         h[k] = hash2((uint64_t)o, o == 8 ? c8 : c8 & ((1ull << (8 * o)) - 1));
     }
     int above = text_above(&st->text, &p->hist, s, t);
-    text_contexts(&st->text, c8, above, h + CTX_TEXT);
+    text_contexts(&st->text, c8, above, t, h + CTX_TEXT);
     structure_contexts(p->sm, &st->structure, &p->hist, s, t, c8, h + CTX_STRUCT);
     int best = match_best(&st->match);
     int expected = best >= 0 ? p->hist.bytes[st->match.ptr[best]] : -1;

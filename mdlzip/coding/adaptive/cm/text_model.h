@@ -58,7 +58,6 @@ typedef struct {
     uint64_t keyword;              /* the last word followed by ':' or '=' (a field or attribute name) */
     uint64_t seen_word[4096];      /* words by the top bits of their hash, each with the time it last ended */
     int64_t seen_at[4096];
-    int64_t now;                   /* the time of the last byte */
 } TextStream;
 
 static inline void text_stream_init(TextStream *ts) {
@@ -125,7 +124,6 @@ static inline void text_update(TextStream *ts, uint8_t b, int64_t t, int prev) {
         }
         ts->gap = hash2(ts->gap, b);
     }
-    ts->now = t;
     ts->groups = ts->groups << 8 | (uint64_t)byte_group(b);
     int cls = byte_class(b), last = ts->shape & 7;
     if (!(cls == last && (cls == 1 || cls == 3))) ts->shape = (ts->shape << 3) | (uint32_t)cls;
@@ -178,8 +176,9 @@ static inline int text_above(const TextStream *ts, const History *h, int s, int6
     return h->bytes[(int64_t)s * h->L + pos];
 }
 
-/* The text contexts for the next byte (c8 = the last 8 bytes, newest lowest; above = text_above). */
-static inline void text_contexts(const TextStream *ts, uint64_t c8, int above, uint64_t *out) {
+/* The text contexts for the next byte, the t-th of its stream (c8 = the last 8 bytes, newest lowest;
+   above = text_above). */
+static inline void text_contexts(const TextStream *ts, uint64_t c8, int above, int64_t t, uint64_t *out) {
     int c1 = (int)(c8 & 0xff);
     uint64_t w0 = ts->word[0] ? ts->word[0] : hash2(0x57, (uint64_t)c1);
     uint64_t nest = (uint64_t)(ts->paren > 3 ? 3 : ts->paren) | (uint64_t)(ts->square > 3 ? 3 : ts->square) << 2 |
@@ -187,7 +186,7 @@ static inline void text_contexts(const TextStream *ts, uint64_t c8, int above, u
     int cf = c1 >= 'A' && c1 <= 'Z' ? c1 | 0x20 : c1;
     int recency = 0; /* log2 of the bytes since the current word last ended, 0 if it never has */
     if (ts->word[0] && ts->seen_word[ts->word[0] >> 52] == ts->word[0])
-        for (int64_t d = ts->now - ts->seen_at[ts->word[0] >> 52] + 1; d > 0 && recency < 24; d >>= 1) recency++;
+        for (int64_t d = t - ts->seen_at[ts->word[0] >> 52]; d > 0 && recency < 24; d >>= 1) recency++;
     out[0] = hash2(1, w0);
     out[1] = hash3(4, w0, ts->word[2]);
     out[2] = hash3(5, w0, (uint64_t)ts->before_word << 8 | ts->caps);
