@@ -6,13 +6,15 @@ has already decoded (the prequential part of the code, as in paq and cmix).
 Each byte is coded as eight binary decisions, most significant bit first.
 
 - Context models (``cm/context_map.h``): hashed contexts of orders 0-6 and 8,
-  twenty-six text contexts (``cm/text_model.h``: the current word case-folded,
+  thirty text contexts (``cm/text_model.h``: the current word case-folded,
   with a skip-gram and a trigram, with the byte before it, with how recently it
   was last seen; the character above in the previous line; the text's shape with
   the nesting of brackets, quotes and tags, and with the last two bytes; the
   innermost open construct's name; the line's first bytes; the last markup tag;
   numbers; the last two punctuation bytes with the word and the shape of the text
-  after them; the groups of the last bytes; word endings; field names) and seven structure contexts (``cm/structure_model.h``: indirect,
+  after them; the groups of the last bytes; word endings; field names; the
+  kinds of the last words and the previous word's stem; the field of a table's
+  line; the indentation) and nine structure contexts (``cm/structure_model.h``: indirect,
   sparse, and the bytes one and two records above where a record length is
   detected). Each context holds a one-byte bit history per node of the byte's
   bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
@@ -26,7 +28,7 @@ Each byte is coded as eight binary decisions, most significant bit first.
   stretched logits into eight logistic mixers, whose weight sets are chosen by
   the partial byte with the previous bytes, the last punctuation or the
   match's expected byte, by how many orders know their context with the match
-  state, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
+  state, by the current word, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
   layer combines them. Eight APMs (``cm/maps.h``) refine the result (orders
   0-4, the match's expected byte, the current word, the punctuation). A stored
   transformer's bit probability comes in last, through a two-input mixer with
@@ -54,8 +56,8 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0-6, 8; 26 text, 7 structure contexts; 22 image contexts "
-    "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 7+1 mixers, 8 APMs"
+    "bit-history context models (orders 0-6, 8; 30 text, 9 structure contexts; 22 image contexts "
+    "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 8+1 mixers, 8 APMs"
 )
 
 

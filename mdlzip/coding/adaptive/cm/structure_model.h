@@ -2,17 +2,19 @@
 
    Indirect: what followed the last two occurrences of the previous byte, of the previous two
    bytes, and of the previous three (hashed to 16 bits; tables shared by all streams), as a context
-   with the last one or two bytes. Sparse: bytes 2-3 and
-   2 and 4 back, skipping the nearest (binary structures, 16- and 32-bit fields). Record: a
-   fixed record length is detected when a byte value keeps recurring at the same distance;
-   then the bytes one and two records above are contexts (tables, spreadsheets, images). */
+   with the last one or two bytes. Sparse: bytes 2-3, 2 and 4, 1 and 3, and 3-4 back, each
+   skipping a nearer one (binary structures, 16- and 32-bit fields: the last two, after paq8px's
+   sparse model, make the kinds library 0.74% smaller). Record: a fixed record length is
+   detected when a byte value keeps recurring at the same distance; then the bytes one and two
+   records above are contexts (tables, spreadsheets, images). Their order in the output:
+   indirect (3), sparse (2), record (2), sparse (2). */
 #ifndef MDLZIP_CM_STRUCTURE_MODEL_H
 #define MDLZIP_CM_STRUCTURE_MODEL_H
 
 #include "common.h"
 #include "history.h"
 
-#define STRUCTURE_CONTEXTS 7
+#define STRUCTURE_CONTEXTS 9
 #define RECORD_MIN 2
 #define RECORD_MAX 65536
 #define RECORD_CONFIRM 3
@@ -66,6 +68,8 @@ static inline void structure_contexts(const StructureModel *m, const StructureSt
     out[5] = hash3(15, (uint64_t)r << 8 | (uint64_t)above, (uint64_t)c1);
     int above_next = r > 1 ? hist_back(h, s, t, r - 1) : 0;
     out[6] = hash3(16, (uint64_t)r << 16 | (uint64_t)above << 8 | (uint64_t)above2, (uint64_t)above_next);
+    out[7] = hash2(19, c8 & 0xff00ff);
+    out[8] = hash2(20, (c8 >> 16) & 0xffff);
 }
 
 #endif
