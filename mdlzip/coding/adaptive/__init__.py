@@ -25,10 +25,10 @@ Each byte is coded as eight binary decisions, most significant bit first.
   12 over every stream's coded bytes, verified, recovering after a mismatch;
   its expected byte is also a context, a mixer selector and an SSE context.
 - Mixing (``cm/mixer.h``): all of the above and direct order 1-3 maps as
-  stretched logits into eight logistic mixers, whose weight sets are chosen by
+  stretched logits into seven logistic mixers, whose weight sets are chosen by
   the partial byte with the previous bytes, the last punctuation or the
   match's expected byte, by how many orders know their context with the match
-  state, by the current word, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
+  state, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
   layer combines them. Eight APMs (``cm/maps.h``) refine the result (orders
   0-4, the match's expected byte, the current word, the punctuation). A stored
   transformer's bit probability comes in last, through a two-input mixer with
@@ -57,7 +57,7 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
     "bit-history context models (orders 0-6, 8; 30 text, 9 structure contexts; 22 image contexts "
-    "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 8+1 mixers, 8 APMs"
+    "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 7+1 mixers, 8 APMs"
 )
 
 

@@ -9,12 +9,11 @@
    many orders have seen their context with the bit position, whether a word is open, the match
    length and the bit it expects; by the shape of the recent text (in an image, by the channel and
    the local gradients: -0.7% on the kinds image); by the partial byte with the match's expected
-   byte, with the last two punctuation bytes and with the previous byte; by the classes of the
-   last three bytes with the bit position; and by the current word (hashed to 12 bits; one set in
-   an image) with the bit position, which learns how far each model is trusted inside that word
-   (enwik6 -0.08%). (One by the partial byte with the byte before last paid 0.02% on enwik6 once
-   the text model had grown to twenty-six contexts: it went, and its time paid for four of them.)
-   A second
+   byte, with the last two punctuation bytes and with the previous byte; and by the classes of the
+   last three bytes with the bit position. (An eighth, by the partial byte with the byte before
+   last, paid 0.02% on enwik6 once the text model had grown to twenty-six contexts: it went, and
+   its time paid for four of them. One by the current word with the bit position paid 0.07% at
+   5% of the time, which the thirty text contexts needed more.) A second
    layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
    refine the result by orders 0-4, the match's expected byte, the current word and the last two
    punctuation bytes; their average and a small mixer over them give the coded probability.
@@ -59,11 +58,11 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 1, 2, 3, 4, 5, 6, 8};
 typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
 typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
 
-#define N_MIXERS 8
+#define N_MIXERS 7
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x in a word x match
    length x expected bit; shape; expected byte x partial byte; classes of c1-c3 x bit position;
-   punctuation x partial byte; c1 x partial byte; current word x bit position */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, 9 * 8 * 2 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 257 << 8, 4096, 1 << 16, 1 << 16, 1 << 15};
+   punctuation x partial byte; c1 x partial byte */
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, 9 * 8 * 2 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 257 << 8, 4096, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
 #define N_APMS 8
@@ -285,7 +284,7 @@ void predictor_path(const Predictor *p, uint16_t out[8]) { memcpy(out, p->path_p
 
 /* The mixers whose set is a base ORed with the partial byte: their large tables are read at
    random, so the next bit's rows are fetched while this bit is coded. */
-static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 1, 0, 1, 1, 0};
+static const int BY_PARTIAL_BYTE[N_MIXERS] = {1, 0, 0, 1, 0, 1, 1};
 
 static void prefetch_mixer_sets(const Predictor *p, const size_t *base, int c0) {
     for (int k = 0; k < N_MIXERS; k++)
@@ -372,7 +371,6 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         classes << 3,
         punct8 << 8,
         (size_t)c1 << 8,
-        image_set >= 0 ? 0 : (size_t)(hash2(st->text.word[0], 99) >> 52) << 3,
     };
     const size_t word_match = (size_t)(st->text.word[0] != 0) * 4 + (size_t)(mlen == 0 ? 0 : mlen < 16 ? 1 : mlen < 32 ? 2 : 3);
     prefetch_mixer_sets(p, mbase, 1);
@@ -426,7 +424,6 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             mbase[4] | (size_t)j,
             mbase[5] | (size_t)c0,
             mbase[6] | (size_t)c0,
-            mbase[7] | (size_t)j,
         };
         int32_t fx[FINAL_INPUTS];
         for (int k = 0; k < N_MIXERS; k++)
