@@ -117,9 +117,9 @@ static void tables_init(void) {
 static int ctx_enabled(int off, int k) {
     if (k >= 6 && k < N_ORDER_CTX) return !(off & OFF_HIGH_ORDERS);
     if (k >= CTX_TEXT && k < CTX_STRUCT) return !(off & OFF_TEXT);
-    if (k >= CTX_STRUCT && k < CTX_STRUCT + 3) return !(off & OFF_INDIRECT);
-    if (k == CTX_STRUCT + 3 || k == CTX_STRUCT + 4 || k == CTX_STRUCT + 7 || k == CTX_STRUCT + 8) return !(off & OFF_SPARSE);
-    if (k == CTX_STRUCT + 5 || k == CTX_STRUCT + 6) return !(off & OFF_RECORD);
+    if (k >= CTX_STRUCT + STRUCT_INDIRECT && k < CTX_STRUCT + STRUCT_SPARSE) return !(off & OFF_INDIRECT);
+    if (k >= CTX_STRUCT + STRUCT_SPARSE && k < CTX_STRUCT + STRUCT_RECORD) return !(off & OFF_SPARSE);
+    if (k >= CTX_STRUCT + STRUCT_RECORD && k < CTX_MATCH) return !(off & OFF_RECORD);
     if (k == CTX_MATCH) return !(off & OFF_MATCH);
     return 1;
 }
@@ -329,7 +329,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
     for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k);
     /* without a record length the record contexts would only repeat orders 0 and 1 */
-    if (!st->structure.rlen) on[CTX_STRUCT + 5] = on[CTX_STRUCT + 6] = 0;
+    if (!st->structure.rlen) on[CTX_STRUCT + STRUCT_RECORD] = on[CTX_STRUCT + STRUCT_RECORD + 1] = 0;
     int image_set = image_slots(p, st, s, t, c1, h, on);
     for (int k = 0; k < N_CTX; k++) {
         if (on[k]) {

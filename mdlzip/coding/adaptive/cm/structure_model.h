@@ -6,8 +6,7 @@
    skipping a nearer one (binary structures, 16- and 32-bit fields: the last two, after paq8px's
    sparse model, make the kinds library 0.74% smaller). Record: a fixed record length is
    detected when a byte value keeps recurring at the same distance; then the bytes one and two
-   records above are contexts (tables, spreadsheets, images). Their order in the output:
-   indirect (3), sparse (2), record (2), sparse (2). */
+   records above are contexts (tables, spreadsheets, images). */
 #ifndef MDLZIP_CM_STRUCTURE_MODEL_H
 #define MDLZIP_CM_STRUCTURE_MODEL_H
 
@@ -15,6 +14,10 @@
 #include "history.h"
 
 #define STRUCTURE_CONTEXTS 9
+/* where each family starts in structure_contexts' output */
+#define STRUCT_INDIRECT 0 /* 3 */
+#define STRUCT_SPARSE 3   /* 4 */
+#define STRUCT_RECORD 7   /* 2 */
 #define RECORD_MIN 2
 #define RECORD_MAX 65536
 #define RECORD_CONFIRM 3
@@ -63,13 +66,13 @@ static inline void structure_contexts(const StructureModel *m, const StructureSt
     out[2] = hash3(18, (uint64_t)c2c1, m->ind3[hash2(17, c8 & 0xffffff) >> 48]);
     out[3] = hash2(13, (c8 >> 8) & 0xffff);
     out[4] = hash2(14, (c8 >> 8) & 0xff00ff);
+    out[5] = hash2(19, c8 & 0xff00ff);
+    out[6] = hash2(20, (c8 >> 16) & 0xffff);
     int r = ss->rlen;
     int above = r ? hist_back(h, s, t, r) : 0, above2 = r ? hist_back(h, s, t, 2 * (int64_t)r) : 0;
-    out[5] = hash3(15, (uint64_t)r << 8 | (uint64_t)above, (uint64_t)c1);
+    out[7] = hash3(15, (uint64_t)r << 8 | (uint64_t)above, (uint64_t)c1);
     int above_next = r > 1 ? hist_back(h, s, t, r - 1) : 0;
-    out[6] = hash3(16, (uint64_t)r << 16 | (uint64_t)above << 8 | (uint64_t)above2, (uint64_t)above_next);
-    out[7] = hash2(19, c8 & 0xff00ff);
-    out[8] = hash2(20, (c8 >> 16) & 0xffff);
+    out[8] = hash3(16, (uint64_t)r << 16 | (uint64_t)above << 8 | (uint64_t)above2, (uint64_t)above_next);
 }
 
 #endif

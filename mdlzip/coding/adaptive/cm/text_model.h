@@ -69,8 +69,7 @@ typedef struct {
     uint64_t prefix[14];           /* the current word's hash after each of its first 14 letters */
     uint64_t stem;                 /* the last word's stem (word_end) */
     uint32_t kinds;                /* the last four words' kinds, newest lowest */
-    uint8_t indent, prev_indent;   /* the leading spaces and tabs of the current and previous lines */
-    uint8_t in_indent;             /* 1: the current line has had only spaces and tabs */
+    int32_t indent, prev_indent;   /* the leading spaces and tabs of the current and previous lines */
     uint8_t field;                 /* the field of the line being written: separators (, ; tab |) so far */
     int32_t field_start;           /* col where it began */
     uint64_t seen_word[4096];      /* words by the top bits of their hash, each with the time it last ended */
@@ -141,6 +140,10 @@ static inline void word_end(TextStream *ts) {
     ts->kinds = ts->kinds << 8 | k;
 }
 
+/* Whether the current line has had only spaces and tabs (the first line, without a newline
+   before it, never indents). */
+static inline int in_indent(const TextStream *ts) { return ts->prev_line_start >= 0 && ts->indent == ts->col; }
+
 /* After byte b, the t-th of its stream. */
 static inline void text_update(TextStream *ts, uint8_t b, int64_t t, int prev) {
     if (is_word_byte(b)) {
@@ -178,14 +181,12 @@ static inline void text_update(TextStream *ts, uint8_t b, int64_t t, int prev) {
         ts->col = 0;
         ts->prev_indent = ts->indent;
         ts->indent = 0;
-        ts->in_indent = 1;
         ts->field = 0;
         ts->field_start = 0;
     } else {
+        int indenting = in_indent(ts);
         if (ts->col < (1 << 30)) ts->col++;
-        if (ts->in_indent && (b == ' ' || b == '\t')) {
-            if (ts->indent < 255) ts->indent++;
-        } else ts->in_indent = 0;
+        if (indenting && (b == ' ' || b == '\t')) ts->indent = ts->col;
         if (b == ',' || b == ';' || b == '\t' || b == '|') {
             if (ts->field < 255) ts->field++;
             ts->field_start = ts->col;
@@ -276,7 +277,8 @@ static inline void text_contexts(const TextStream *ts, uint64_t c8, int above, i
     out[27] = hash3(41, ts->stem, w0);
     int32_t in_field = ts->col - ts->field_start;
     out[28] = hash3(43, (uint64_t)ts->field << 8 | (uint64_t)(in_field > 15 ? 15 : in_field), (uint64_t)c1);
-    out[29] = hash3(42, (uint64_t)ts->indent << 8 | ts->prev_indent, hash2(w0, ts->in_indent));
+    out[29] = hash3(42, (uint64_t)(ts->indent > 255 ? 255 : ts->indent) << 8 | (uint64_t)(ts->prev_indent > 255 ? 255 : ts->prev_indent),
+                    hash2(w0, (uint64_t)in_indent(ts)));
 }
 
 #endif
