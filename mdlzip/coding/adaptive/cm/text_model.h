@@ -87,8 +87,10 @@ static inline void text_stream_init(TextStream *ts) {
     ts->prev_line_start = -1;
 }
 
+static inline int is_letter(int b) { return (b | 0x20) >= 'a' && (b | 0x20) <= 'z'; }
+
 static inline int byte_class(int b) {
-    if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') return b >= 'a' ? 1 : 2;
+    if (is_letter(b)) return b >= 'a' ? 1 : 2;
     if (b >= '0' && b <= '9') return 3;
     if (b == ' ' || b == '\t') return 0;
     if (b == '\n' || b == '\r') return 4;
@@ -97,7 +99,7 @@ static inline int byte_class(int b) {
     return 7;
 }
 
-static inline int is_word_byte(int b) { return ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') || b >= 128; }
+static inline int is_word_byte(int b) { return is_letter(b) || b >= 128; }
 
 static inline int16_t sat_step(int16_t d, int up, int down) {
     d += up - down;
@@ -199,8 +201,8 @@ static inline void text_update(TextStream *ts, uint8_t b, int64_t t, int prev) {
             ts->field_start = ts->col;
         }
     }
-    if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') ts->expr[0] = hash2(ts->expr[0], (uint64_t)(b | 0x20)) | 1;
-    else if ((b == ' ' || b == '\n') && ((prev | 0x20) >= 'a' && (prev | 0x20) <= 'z')) {
+    if (is_letter(b)) ts->expr[0] = hash2(ts->expr[0], (uint64_t)(b | 0x20)) | 1;
+    else if ((b == ' ' || b == '\n') && is_letter(prev)) {
         memmove(ts->expr + 1, ts->expr, 4 * sizeof(uint64_t));
         ts->expr[0] = 0;
     } else if (!(b == '\'' || b == '"' || (b == '\n' && prev == ' ') || (b == ' ' && prev == '\n'))) memset(ts->expr, 0, sizeof ts->expr);
@@ -243,8 +245,9 @@ static inline void text_contexts(const TextStream *ts, uint64_t c8, int above, i
     uint64_t nest = (uint64_t)(ts->paren > 3 ? 3 : ts->paren) | (uint64_t)(ts->square > 3 ? 3 : ts->square) << 2 |
                     (uint64_t)(ts->curly > 3 ? 3 : ts->curly) << 4 | (uint64_t)(ts->angle ? 1 : 0) << 6 | (uint64_t)ts->quote << 7;
     int cf = c1 >= 'A' && c1 <= 'Z' ? c1 | 0x20 : c1;
+    int may_end = ts->word[0] && ts->seen_word[ts->word[0] >> 52] == ts->word[0]; /* the letters so far were once a word */
     int recency = 0; /* log2 of the bytes since the current word last ended, 0 if it never has */
-    if (ts->word[0] && ts->seen_word[ts->word[0] >> 52] == ts->word[0])
+    if (may_end)
         for (int64_t d = t - ts->seen_at[ts->word[0] >> 52]; d > 0 && recency < 24; d >>= 1) recency++;
     out[0] = hash3(4, w0, ts->word[2]);
     out[1] = hash3(5, w0, (uint64_t)ts->before_word << 8 | ts->caps);
@@ -263,7 +266,6 @@ static inline void text_contexts(const TextStream *ts, uint64_t c8, int above, i
     out[14] = hash2(27, ts->groups);
     out[15] = hash3(28, ts->groups & 0xffffffffull, (uint64_t)cf);
     out[16] = hash3(30, ts->gap, hash2(ts->word[1], (uint64_t)cf));
-    int may_end = ts->word[0] && ts->seen_word[ts->word[0] >> 52] == ts->word[0];
     out[17] = hash3(31, (uint64_t)ts->wlen << 8 | ts->caps << 1 | (uint64_t)may_end, ts->vowels);
     out[18] = hash3(32, (uint64_t)ts->line_start, (uint64_t)cf);
     out[19] = hash3(33, ts->keyword, hash2(w0, (uint64_t)cf));
