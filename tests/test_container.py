@@ -11,7 +11,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 # The worked example of FORMAT.md: method stored, original b"abc".
-ABC_ARCHIVE = bytes.fromhex("894d445a 09 00 03 d8bb14d833d59559 00 00 03 616263 cf1ce6a1")
+ABC_ARCHIVE = bytes.fromhex("894d445a 0a 00 03 d8bb14d833d59559 00 00 03 616263 4b477cf2")
 
 
 def pack(encoded: Encoded, method_id: int = 1, length: int = 3, checksum: bytes = b"\x00" * 8) -> bytes:
@@ -96,15 +96,15 @@ def test_short_prefix_of_magic_is_truncated():
 
 def test_unsupported_version():
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 10
-    expect_error(with_crc(bytes(body)), "unsupported format version 10")
+    body[4] = 11
+    expect_error(with_crc(bytes(body)), "unsupported format version 11")
 
 
-@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8")])
+@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8"), (9, "0.9")])
 def test_earlier_versions_name_the_release_that_reads_them(version, release):
     body = bytearray(body_of(ABC_ARCHIVE))
     body[4] = version
-    expect_error(with_crc(bytes(body)), f"written by mdlzip {release}; this mdlzip reads version 9")
+    expect_error(with_crc(bytes(body)), f"written by mdlzip {release}; this mdlzip reads version {container.FORMAT_VERSION}")
 
 
 def test_unknown_method_id():

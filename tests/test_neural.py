@@ -125,6 +125,23 @@ def test_the_mixing_weights_round_trip_in_the_header_and_out_of_range_ones_are_r
     assert neural.fixed_mix((0.6162, 1e9)) == (40383, 1 << 22)
 
 
+def test_the_header_leaves_out_what_an_archive_of_the_side_models_alone_holds_at_defaults(encoded):
+    """Flags say whether the model config with the mixing weights, and the training facts, are
+    stored; where they are not, they read back as the empty model's, the mixer's start and 0."""
+    header = neural.Header.from_bytes(encoded.header)
+    alone = replace(header, cfg=neural.EMPTY.cfg, mix=neural.MIX_START, train_steps=0, train_ms=0, float_mbpb=0, final_mbpb=0,
+                    integer_mbpb=0, trained_bytes=0, empty_bytes=24_286, filter=neural.NO_FILTER)
+    raw = alone.to_bytes()
+    # flags, streams, side_bits, blocks, filter, and empty_bytes in three bytes
+    assert raw[0] == 0 and len(raw) == 8 and neural.Header.from_bytes(raw) == alone
+    trained = replace(alone, train_steps=60, trained_bytes=25_000)
+    assert trained.to_bytes()[0] == neural.HAS_TRAINING and neural.Header.from_bytes(trained.to_bytes()) == trained
+    mixed = replace(alone, mix=(1000, 65536))
+    assert mixed.to_bytes()[0] == neural.HAS_MODEL and neural.Header.from_bytes(mixed.to_bytes()) == mixed
+    with pytest.raises(MdlzipError, match="unknown header flags"):
+        neural.Header.from_bytes(bytes([4]) + raw[1:])
+
+
 def test_decoder_path_imports_no_trainer(encoded, tmp_path):
     """Decoding needs no optimizer and no float model: the import graph says so."""
     for name, part in (("h", encoded.header), ("m", encoded.model), ("d", encoded.data)):

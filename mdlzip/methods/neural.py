@@ -1,9 +1,10 @@
 """Method 2, neural: train a byte transformer on the input, store it, range-code the data with it.
 
-Header section: the model config, the number of lock-step streams, the size of
-the side models' tables (0: no side models), the number of blocks, the facts
-shown by ``info`` (training steps and time, codelengths) and, where the archive
-uses a prior, how and which one. Model section: the integer weights
+Header section: flags, the model config (left out for the empty model), the number
+of lock-step streams, the size of the side models' tables (0: no side models), the
+number of blocks, the facts shown by ``info`` (training steps and time, codelengths:
+left out where nothing was trained) and, where the archive uses a prior, how and
+which one. Model section: the integer weights
 (``coding.weight_codec``), or their delta from the prior's. Data section: the
 range-coded bytes (``coding.data_coder``), of one block or of several
 independent ones (``coding.blocks``, coded in parallel by ``coding.block_coder``),
@@ -95,6 +96,9 @@ def fixed_mix(mix: tuple[float, float]) -> tuple[int, int]:
 # How an archive uses its prior: not at all, only its text (primes the side models), or also its
 # transformer (the model section is then the delta from the prior's weights).
 NO_PRIOR, PRIMED, DELTA = 0, 1, 2
+# The header's flags: the model config and mixing weights are stored (else the empty model's and
+# the mixer's start), the training facts are stored (else all 0: nothing was trained).
+HAS_MODEL, HAS_TRAINING = 1, 2
 # What the data section codes: the input, or the input after the x86 filter (``coding.x86_filter``).
 NO_FILTER, X86 = 0, 1
 FILTER_NAMES = {NO_FILTER: None, X86: "x86: call, jump and instruction-pointer-relative addresses made absolute"}
@@ -160,16 +164,28 @@ class Header:
     delta_bytes: int = 0
     filter: int = NO_FILTER  # coded right after ``mix``
 
+    def _training(self) -> tuple[int, ...]:
+        return (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes)
+
     def to_bytes(self) -> bytes:
-        out = bytearray(self.cfg.to_bytes())
+        # The flags leave out what an archive of the side models alone would only fill with
+        # defaults (the empty model's config, the mixer's start, zeros): 21 of its 29 bytes.
+        stored = self.cfg != EMPTY.cfg or tuple(self.mix) != MIX_START
+        trained = any(self._training())
+        out = bytearray()
+        put_uint(out, (HAS_MODEL if stored else 0) | (HAS_TRAINING if trained else 0))
+        if stored:
+            out += self.cfg.to_bytes()
         put_uint(out, self.streams)
         put_uint(out, self.side.table_bits if self.side else 0)
         put_uint(out, self.blocks)
-        for w, start in zip(self.mix, MIX_START):
-            put_int(out, w - start)  # one byte each where the weights were not fitted
+        if stored:
+            for w, start in zip(self.mix, MIX_START):
+                put_int(out, w - start)  # one byte each where the weights were not fitted
         put_uint(out, self.filter)
-        for v in (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes, self.empty_bytes):
+        for v in self._training() if trained else ():
             put_uint(out, v)
+        put_uint(out, self.empty_bytes)
         if self.prior_use != NO_PRIOR:
             put_uint(out, self.prior_use)
             out += self.prior
@@ -179,19 +195,23 @@ class Header:
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Header":
         r = Reader(raw, "neural header")
-        cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES))
+        flags = r.uint(1 << 40)
+        if flags & ~(HAS_MODEL | HAS_TRAINING):
+            r.fail(f"unknown header flags {flags:#x}")
+        cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES)) if flags & HAS_MODEL else EMPTY.cfg
         streams, side_bits = r.uint(MAX_STREAMS), r.uint(64)
         side = SideConfig(side_bits) if side_bits else None
         count = r.uint(1 << 40)
         if not 1 <= count <= blocks.MAX_BLOCKS:
             r.fail(f"block count {count} outside 1..{blocks.MAX_BLOCKS}")
-        mix = tuple(start + r.int(2 * MIX_LIMIT) for start in MIX_START)
+        mix = tuple(start + r.int(2 * MIX_LIMIT) for start in MIX_START) if flags & HAS_MODEL else MIX_START
         if max(map(abs, mix)) > MIX_LIMIT:
             r.fail("mixing weight out of range")
         data_filter = r.uint(1 << 40)
         if data_filter not in FILTER_NAMES:
             r.fail(f"unknown data filter {data_filter}")
-        fields = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50), r.uint(1 << 50)]
+        training = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50)] if flags & HAS_TRAINING else [0] * 6
+        fields = [*training, r.uint(1 << 50)]
         if streams < 1:
             r.fail("bad stream count")
         tail = Reader(r.rest(), "neural header")
@@ -362,7 +382,9 @@ def encode(data: bytes, options: Options) -> Encoded:
 
     header = Header(
         best.cfg, best.streams, best.side, len(lengths), result.steps if result else 0, int(result.seconds * 1000) if result else 0,
-        milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan), milli(best.integer_bits / len(data)),
+        milli(result.float_bpb if result else math.nan), milli(result.final_bpb if result else math.nan),
+        # the empty model's 8 bits per byte is no measurement where nothing was trained
+        0 if result is None and best.kind in ("empty", "uniform") else milli(best.integer_bits / len(data)),
         smallest("trained"), smallest("empty"), best.mix, best.use, prior.digest if best.use != NO_PRIOR else b"", smallest("prior"),
         data_filter,
     )
