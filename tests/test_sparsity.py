@@ -44,7 +44,7 @@ def test_drr_value_and_gradient():
         beta = 3.0 / float(rms(l.weight))
         expected += float((1 - torch.exp(-beta * l.weight.detach().abs())).sum())
     penalty = sp.penalty()
-    assert float(penalty) == pytest.approx(expected, rel=1e-5)
+    assert float(penalty.detach()) == pytest.approx(expected, rel=1e-5)
     for n, g in grads(model, penalty).items():
         w, beta = layers[n].weight.detach(), 3.0 / float(rms(layers[n].weight))
         assert torch.allclose(g, beta * torch.sign(w) * torch.exp(-beta * w.abs()), rtol=1e-4, atol=1e-6)
