@@ -488,7 +488,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             prefetch_mixer_sets(p, mbase, c0);
             for (int d = 1; d < N_DIRECT; d++) PREFETCH(p->direct[d].t + (dbase[d] | (size_t)c0));
             if (!(p->off & OFF_SSE))
-                for (int a = 1; a < N_APMS; a++) apm_prefetch(&p->apm[a], abase[a] | (size_t)c0);
+                for (int a = 0; a < N_APMS; a++) apm_prefetch(&p->apm[a], abase[a] | (size_t)c0);
         }
     }
     *byte = (uint8_t)(c0 - 256);
