@@ -29,7 +29,9 @@
 #define SLOT_BYTES 16
 #define LINE_SLOTS 4
 #define CM_INPUTS 4
-#define RUN_MAP_CELLS 256 /* bit 0, 1, 2-4 or 5-7; run length 1..15 (0: the byte before last predicts); the last two bytes differ; predicted bit */
+/* The run map's cells per context: bit 0, 1, 2-4 or 5-7; the run length 1..15 (0: the byte before
+   last predicts); whether the last two bytes differ; the predicted bit. */
+#define RUN_MAP_CELLS 256
 
 typedef struct {
     uint8_t *t;

@@ -2,9 +2,9 @@
 
    A mixer has several weight sets; a context picks one per bit. Weights are 16.16 fixed point,
    the dot product is a logit, and each update moves the chosen set along x * (bit - p). Each
-   set has its own learning rate, which starts high and falls as 1/(1 + n/512) with the bits n
-   that set has trained on, to a floor: a set chosen rarely still learns fast when it comes up,
-   one chosen often settles (per set rather than per mixer: enwik6 -0.25%; halving it every 256
+   set has its own learning rate, which starts high and falls as 1/(1 + n/MIXER_CLOCK) with the
+   bits n that set has trained on, to a floor: a set chosen rarely still learns fast when it comes
+   up, one chosen often settles (per set rather than per mixer: enwik6 -0.25%; a clock of 256
    bits rather than 512: enwik6 -0.01%, enwik5 -0.2%). A set is not trained on a bit it predicted
    within 17/4096 (the first layer) or 6/4096 (the later ones), as in paq8px: such a bit teaches
    little but a pull toward ever surer weights (enwik6 -0.04%, kinds -0.02%). */

@@ -18,8 +18,9 @@
    5% of the time, which the text contexts needed more.) A second
    layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
    refine the result by the recent text's shape (the classes of the last three bytes, a run of
-   letters or digits as one; order 0 before 0.10: enwik6 -0.04%), orders 1-4, the match's expected byte, the current word and the last two
-   punctuation bytes; their average and a small mixer over them give the coded probability.
+   letters or digits as one; order 0 before 0.10: enwik6 -0.04%), orders 1-4, the match's
+   expected byte, the current word and the last two punctuation bytes; their average and a small
+   mixer over them give the coded probability.
 
    The selectors that pay most tell where in the text's syntax the next byte is (the punctuation
    bytes: enwik6 -0.25%; the shape, the expected byte: about -0.1% each);
