@@ -169,7 +169,7 @@ class Header:
 
     def to_bytes(self) -> bytes:
         # The flags leave out what an archive of the side models alone would only fill with
-        # defaults (the empty model's config, the mixer's start, zeros): 21 of its 29 bytes.
+        # defaults (the empty model's config, the mixer's start, zeros): enwik5's went from 28 bytes to 8.
         stored = self.cfg != EMPTY.cfg or tuple(self.mix) != MIX_START
         trained = any(self._training())
         out = bytearray()

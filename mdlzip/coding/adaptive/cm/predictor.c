@@ -66,7 +66,7 @@ typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : 
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x in a word x match
    length x expected bit; shape; expected byte x partial byte; classes of c1-c3 x bit position;
    punctuation x partial byte; c1 x partial byte */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, 9 * 8 * 2 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 257 << 8, 4096, 1 << 16, 1 << 16};
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 2 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 257 << 8, 4096, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
 #define N_APMS 8
@@ -396,7 +396,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         }
         int32_t x[N_INPUTS];
         x[0] = 256;
-        int confident = 0;
+        int confident = 0; /* orders above 0 that have seen their context: 0 .. N_ORDER_CTX - 1 */
         for (int k = 0; k < N_CTX; k++) {
             int *xk = x + IN_CTX + CM_INPUTS * k;
             if (!on[k]) {

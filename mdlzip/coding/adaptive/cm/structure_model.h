@@ -2,9 +2,9 @@
 
    Indirect: what followed the last two occurrences of the previous byte and of the previous two
    bytes (tables shared by all streams), as a context with the last one or two bytes (one for the
-   previous three bytes, hashed, paid under 0.01% and went in 0.9). Sparse: bytes 2-3, 2 and 4, 1 and 3, and 3-4 back, each
-   skipping a nearer one (binary structures, 16- and 32-bit fields: the last two, after paq8px's
-   sparse model, make the kinds library 0.74% smaller). Record: a fixed record length is
+   previous three bytes, hashed, paid under 0.01% and went in 0.9). Sparse: bytes 2-3, 2 and 4,
+   1 and 3, and 3-4 back, each skipping a nearer one (binary structures, 16- and 32-bit fields:
+   the last two, after paq8px's sparse model, make the kinds library 0.74% smaller). Record: a fixed record length is
    detected when a byte value keeps recurring at the same distance; then the bytes one and two
    records above are contexts (tables, spreadsheets, images). */
 #ifndef MDLZIP_CM_STRUCTURE_MODEL_H
