@@ -32,7 +32,9 @@
    four), where 0.10 knew only whether a word was open, tells the mixers where in a word the next
    byte falls, which the bytes' classes do not: enwik6 -0.26%, enwik5 -0.3%, kinds -0.13% (the
    CSV -0.26%). It is known only while the last eight bytes are printable ASCII: in a binary a
-   run of letter bytes is no word (without that test the kinds library lost 0.14%).
+   run of letter bytes is no word (without that test the kinds library lost 0.14%). Elsewhere
+   the shape mixer and the first APM keep 0.10's longer shapes, in sets and rows of their own:
+   with the shorter ones the first 2 MB of the python3.11 executable lost 0.19%.
 
    A stored transformer comes in last: a two-input mixer adds its logit to the side models' final
    one, P(bit) = squash(w_t * transformer + w_s * side models), w starting at the weights the
@@ -72,14 +74,15 @@ typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : 
 
 #define N_MIXERS 7
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x word or number
-   position (wd) x match length x expected bit; shape x wd; expected byte x partial byte; classes
-   of c1-c3 x bit position x wd; punctuation x partial byte; c1 x partial byte */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 15) + IMAGE_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
+   position (wd) x match length x expected bit; shape x wd in text, a longer shape elsewhere, the
+   image selectors in pixels; expected byte x partial byte; classes of c1-c3 x bit position x wd;
+   punctuation x partial byte; c1 x partial byte */
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
 #define N_APMS 8
 #define SSE_INPUTS (N_APMS + 2) /* the mixer's output, the APMs', a bias */
-static const size_t APM_CONTEXTS[N_APMS] = {1 << 17, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
+static const size_t APM_CONTEXTS[N_APMS] = {1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
 
 typedef struct {
     uint64_t c8, c8b; /* the last 16 bytes, newest lowest */
@@ -376,7 +379,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     const size_t wd = wb ? wb : digits && texty ? (size_t)(3 + digits) : 0;
     const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
     const size_t abase[N_APMS] = {
-        ((size_t)(st->text.shape & 0x7f) << 2 | wb) << 8,
+        texty ? ((size_t)(st->text.shape & 0x7f) << 2 | wb) << 8 : (size_t)1 << 17 | (size_t)(st->text.shape & 0x1ff) << 8,
         (wb << 8 | (size_t)c1) << 8,
         (size_t)o2h << 8,
         expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
@@ -390,7 +393,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     const size_t mbase[N_MIXERS] = {
         (classes >> 3) << 8,
         0,
-        image_set >= 0 ? (size_t)1 << 15 | (size_t)image_set : (st->text.shape & 0xfff) << 3 | wd,
+        image_set >= 0 ? (size_t)1 << 16 | (size_t)image_set : texty ? (st->text.shape & 0xfff) << 3 | wd : (size_t)1 << 15 | (st->text.shape & 0x7fff),
         (size_t)(expected + 1) << 8,
         classes << 3,
         punct8 << 8,
