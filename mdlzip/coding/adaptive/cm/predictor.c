@@ -30,7 +30,7 @@
 
    The position in a word (its length so far in four steps) or number (its digits so far, up to
    four), where 0.10 knew only whether a word was open, tells the mixers where in a word the next
-   byte falls, which the bytes' classes do not: enwik6 -0.26%, enwik5 -0.3%, kinds -0.13% (the
+   byte falls, which the bytes' classes do not: enwik6 -0.25%, enwik5 -0.29%, kinds -0.12% (the
    CSV -0.26%). It is known only while the last eight bytes are printable ASCII: in a binary a
    run of letter bytes is no word (without that test the kinds library lost 0.14%). Elsewhere
    the shape mixer and the first APM keep 0.10's longer shapes, in sets and rows of their own:
