@@ -178,9 +178,13 @@ def test_failed_rename_leaves_no_temporary_file(run_cli, workdir, monkeypatch):
 
 def test_ctrl_c_in_a_real_process_leaves_no_file(tmp_path):
     # The process says "ready" from inside its input reader, then blocks on stdin, which
-    # stays open; the SIGINT therefore lands in the middle of the file's processing.
+    # stays open; the SIGINT therefore lands in the middle of the file's processing. Python's
+    # own SIGINT handler is put back first: a shell starts background jobs with SIGINT ignored,
+    # and a suite run as one would otherwise send a signal its process never sees.
     code = """if True:
+        import signal
         import sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from mdlzip import cli
         read = cli._read
         def announce_then_read(name):
