@@ -140,6 +140,11 @@ def test_the_header_leaves_out_what_an_archive_of_the_side_models_alone_holds_at
     assert mixed.to_bytes()[0] == neural.HAS_MODEL and neural.Header.from_bytes(mixed.to_bytes()) == mixed
     with pytest.raises(MdlzipError, match="unknown header flags"):
         neural.Header.from_bytes(bytes([4]) + raw[1:])
+    # A flag that stores only the defaults would be a second spelling of the same header.
+    with pytest.raises(MdlzipError, match="neural header: the model flag is set for the empty model"):
+        neural.Header.from_bytes(bytes([neural.HAS_MODEL]) + neural.EMPTY.cfg.to_bytes() + raw[1:4] + bytes(2) + raw[4:])
+    with pytest.raises(MdlzipError, match="neural header: the training flag is set with no training facts"):
+        neural.Header.from_bytes(bytes([neural.HAS_TRAINING]) + raw[1:5] + bytes(6) + raw[5:])
 
 
 def test_decoder_path_imports_no_trainer(encoded, tmp_path):

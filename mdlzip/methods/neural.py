@@ -207,10 +207,14 @@ class Header:
         mix = tuple(start + r.int(2 * MIX_LIMIT) for start in MIX_START) if flags & HAS_MODEL else MIX_START
         if max(map(abs, mix)) > MIX_LIMIT:
             r.fail("mixing weight out of range")
+        if flags & HAS_MODEL and cfg == EMPTY.cfg and mix == MIX_START:
+            r.fail("the model flag is set for the empty model")  # the writer leaves these out: one spelling per header
         data_filter = r.uint(1 << 40)
         if data_filter not in FILTER_NAMES:
             r.fail(f"unknown data filter {data_filter}")
         training = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50)] if flags & HAS_TRAINING else [0] * 6
+        if flags & HAS_TRAINING and not any(training):
+            r.fail("the training flag is set with no training facts")
         fields = [*training, r.uint(1 << 50)]
         if streams < 1:
             r.fail("bad stream count")

@@ -375,7 +375,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     }
     const size_t wb = !texty ? 0 : (size_t)(st->text.wlen == 0 ? 0 : st->text.wlen < 3 ? 1 : st->text.wlen < 6 ? 2 : 3);
     int digits = 0;
-    while (digits < 4 && ((c8 >> (8 * digits)) & 0xff) >= '0' && ((c8 >> (8 * digits)) & 0xff) <= '9') digits++;
+    while (digits < 4 && (unsigned)(((c8 >> (8 * digits)) & 0xff) - '0') <= 9) digits++;
     const size_t wd = wb ? wb : digits && texty ? (size_t)(3 + digits) : 0;
     const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
     const size_t abase[N_APMS] = {
@@ -395,7 +395,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         0,
         image_set >= 0 ? (size_t)1 << 16 | (size_t)image_set : texty ? (st->text.shape & 0xfff) << 3 | wd : (size_t)1 << 15 | (st->text.shape & 0x7fff),
         (size_t)(expected + 1) << 8,
-        classes << 3,
+        classes << 6 | wd,
         punct8 << 8,
         (size_t)c1 << 8,
     };
@@ -448,7 +448,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             (((size_t)confident * 8 + (size_t)j) * 32 + word_match) * 3 + (size_t)(ebit + 1),
             mbase[2],
             mbase[3] | (size_t)c0,
-            (mbase[4] | (size_t)j) * 8 + wd,
+            mbase[4] | (size_t)j << 3,
             mbase[5] | (size_t)c0,
             mbase[6] | (size_t)c0,
         };
@@ -509,7 +509,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         nib = 2 * nib + bit;
         if (j < 7) { /* the next bit's cells of the large tables, while its inputs are computed */
             prefetch_mixer_sets(p, mbase, c0);
-            mixer_prefetch(&p->mix[4], (mbase[4] | (size_t)(j + 1)) * 8 + wd);
+            mixer_prefetch(&p->mix[4], mbase[4] | (size_t)(j + 1) << 3);
             for (int d = 1; d < N_DIRECT; d++) PREFETCH(p->direct[d].t + (dbase[d] | (size_t)c0));
             if (!(p->off & OFF_SSE))
                 for (int a = 0; a < N_APMS; a++) apm_prefetch(&p->apm[a], abase[a] | (size_t)c0);
