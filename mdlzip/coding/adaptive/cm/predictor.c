@@ -2,8 +2,9 @@
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
    Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0, 2, 4, 5, 6 and
-   8; the text model's twenty-nine, whose slots the image model's twenty-two take inside an image's
-   pixels; the structure model's eight; the match model's expected byte), four from the match model
+   8; the text model's thirty-five, whose slots the image model's twenty-two take inside an image's
+   pixels; the structure model's eight; the match model's expected byte; a context that is off at
+   this byte gives zeros), four from the match model
    and three direct maps (orders 1, 2 and a hashed 3). Hashed orders 1 and 3 went in 0.9: beside
    the direct maps they paid nothing (order 1: enwik6 +12 B with it), and 9% of the time went
    with them and the text and structure contexts that paid least. Seven first-layer mixers choose
@@ -337,13 +338,15 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         h[k] = hash2((uint64_t)o, o == 8 ? c8 : c8 & ((1ull << (8 * o)) - 1));
     }
     int above = text_above(&st->text, &p->hist, s, t);
-    text_contexts(&st->text, c8, above, t, h + CTX_TEXT);
+    uint64_t text_idle = text_contexts(&st->text, c8, above, t, h + CTX_TEXT);
     structure_contexts(p->sm, &st->structure, &p->hist, s, t, c8, h + CTX_STRUCT);
     int best = match_best(&st->match);
     int expected = best >= 0 ? p->hist.bytes[st->match.ptr[best]] : -1;
     int mlen = best >= 0 ? st->match.len[best] : 0;
     h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
     for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k);
+    for (int k = CTX_TEXT; k < CTX_STRUCT; k++)
+        if (text_idle >> (k - CTX_TEXT) & 1) on[k] = 0;
     /* without a record length the record contexts would only repeat orders 0 and 1 */
     if (!st->structure.rlen) on[CTX_STRUCT + STRUCT_RECORD] = on[CTX_STRUCT + STRUCT_RECORD + 1] = 0;
     int image_set = image_slots(p, st, s, t, c1, h, on);
