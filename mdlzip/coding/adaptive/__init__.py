@@ -6,7 +6,7 @@ has already decoded (the prequential part of the code, as in paq and cmix).
 Each byte is coded as eight binary decisions, most significant bit first.
 
 - Context models (``cm/context_map.h``): hashed contexts of orders 0, 2, 4-6
-  and 8 (orders 1 and 3 have direct maps), twenty-nine text contexts
+  and 8 (orders 1 and 3 have direct maps), thirty-five text contexts
   (``cm/text_model.h``: the current word case-folded, with a skip-gram and a
   trigram, with the byte before it, with how recently it was last seen, with the
   1 KiB block it is in; the last five words of a phrase; the character above in
@@ -15,7 +15,9 @@ Each byte is coded as eight binary decisions, most significant bit first.
   line's first bytes; the last two punctuation bytes with the word and the shape
   of the text after them; the groups of the last bytes; word endings; field
   names; the kinds of the last words and the previous word's stem; the field of a
-  table's line; the indentation) and eight structure contexts (``cm/structure_model.h``: indirect,
+  table's line; the indentation; the column and the distance to the lines' width;
+  the word alone; the identifier; open markup elements and the one a closing tag
+  closes; each off where it says nothing) and eight structure contexts (``cm/structure_model.h``: indirect,
   sparse, and the bytes one and two records above where a record length is
   detected). Each context holds a one-byte bit history per node of the byte's
   bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
@@ -57,7 +59,7 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0, 2, 4-6, 8; 29 text, 8 structure contexts; 22 image contexts "
+    "bit-history context models (orders 0, 2, 4-6, 8; 35 text, 8 structure contexts; 22 image contexts "
     "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 7+1 mixers, 8 APMs"
 )
 
