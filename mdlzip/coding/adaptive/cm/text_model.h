@@ -185,7 +185,7 @@ static inline void markup_update(TextStream *ts, uint8_t b, int prev) {
     } else if (ts->tag == TAG_OPEN) {
         ts->tag = is_letter(b) ? TAG_NAME : b == '/' ? TAG_CLOSING : TAG_NONE;
         ts->tag_name = is_letter(b) ? hash2(0x3c, b) : 0x3c;
-    } else if ((ts->tag == TAG_NAME && name_byte) || (ts->tag == TAG_CLOSING && name_byte)) {
+    } else if ((ts->tag == TAG_NAME || ts->tag == TAG_CLOSING) && name_byte) {
         ts->tag_name = hash2(ts->tag_name, b);
     } else if (ts->tag == TAG_NAME || ts->tag == TAG_ATTRIBUTES) {
         ts->tag = TAG_ATTRIBUTES;
