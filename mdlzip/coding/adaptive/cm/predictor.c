@@ -72,6 +72,7 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 2, 4, 5, 6, 8};
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
 typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
 typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
+typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
 
 #define N_MIXERS 7
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x word or number
@@ -338,17 +339,14 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         h[k] = hash2((uint64_t)o, o == 8 ? c8 : c8 & ((1ull << (8 * o)) - 1));
     }
     int above = text_above(&st->text, &p->hist, s, t);
-    uint64_t text_idle = text_contexts(&st->text, c8, above, t, h + CTX_TEXT);
-    structure_contexts(p->sm, &st->structure, &p->hist, s, t, c8, h + CTX_STRUCT);
+    /* the contexts their models say are off at this byte, bit k for context k */
+    uint64_t idle = text_contexts(&st->text, c8, above, t, h + CTX_TEXT) << CTX_TEXT;
+    idle |= structure_contexts(p->sm, &st->structure, &p->hist, s, t, c8, h + CTX_STRUCT) << CTX_STRUCT;
     int best = match_best(&st->match);
     int expected = best >= 0 ? p->hist.bytes[st->match.ptr[best]] : -1;
     int mlen = best >= 0 ? st->match.len[best] : 0;
     h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
-    for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k);
-    for (int k = CTX_TEXT; k < CTX_STRUCT; k++)
-        if (text_idle >> (k - CTX_TEXT) & 1) on[k] = 0;
-    /* without a record length the record contexts would only repeat orders 0 and 1 */
-    if (!st->structure.rlen) on[CTX_STRUCT + STRUCT_RECORD] = on[CTX_STRUCT + STRUCT_RECORD + 1] = 0;
+    for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k) && !(idle >> k & 1);
     int image_set = image_slots(p, st, s, t, c1, h, on);
     for (int k = 0; k < N_CTX; k++) {
         if (on[k]) {

@@ -54,8 +54,10 @@ static inline void structure_update(StructureModel *m, StructureStream *ss, uint
     }
 }
 
-/* Contexts for the next byte, the t-th of stream s; c8 holds the last 8 bytes. */
-static inline void structure_contexts(const StructureModel *m, const StructureStream *ss, const History *h, int s, int64_t t, uint64_t c8,
+/* Contexts for the next byte, the t-th of stream s; c8 holds the last 8 bytes. Returns those that
+   are off for it, bit i for out[i]: without a record length the record contexts would only
+   repeat orders 0 and 1. */
+static inline uint64_t structure_contexts(const StructureModel *m, const StructureStream *ss, const History *h, int s, int64_t t, uint64_t c8,
                                       uint64_t *out) {
     int c1 = (int)(c8 & 0xff), c2c1 = (int)(c8 & 0xffff);
     out[0] = hash3(11, (uint64_t)c1, m->ind1[c1]);
@@ -69,6 +71,7 @@ static inline void structure_contexts(const StructureModel *m, const StructureSt
     out[6] = hash3(15, (uint64_t)r << 8 | (uint64_t)above, (uint64_t)c1);
     int above_next = r > 1 ? hist_back(h, s, t, r - 1) : 0;
     out[7] = hash3(16, (uint64_t)r << 16 | (uint64_t)above << 8 | (uint64_t)above2, (uint64_t)above_next);
+    return r ? 0 : 3ull << STRUCT_RECORD;
 }
 
 #endif
