@@ -33,6 +33,7 @@ FAMILIES = (
     (64, "mixer weight-set selection"),
     (128, "SSE stages"),
     (256, "image model"),
+    (512, "x86 model"),
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -11,7 +11,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 # The worked example of FORMAT.md: method stored, original b"abc".
-ABC_ARCHIVE = bytes.fromhex("894d445a 0c 00 03 d8bb14d833d59559 00 00 03 616263 43f04855")
+ABC_ARCHIVE = bytes.fromhex("894d445a 0d 00 03 d8bb14d833d59559 00 00 03 616263 003beed2")
 
 
 def pack(encoded: Encoded, method_id: int = 1, length: int = 3, checksum: bytes = b"\x00" * 8) -> bytes:
@@ -96,8 +96,8 @@ def test_short_prefix_of_magic_is_truncated():
 
 def test_unsupported_version():
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 13
-    expect_error(with_crc(bytes(body)), "unsupported format version 13")
+    body[4] = 14
+    expect_error(with_crc(bytes(body)), "unsupported format version 14")
 
 
 @pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8"), (9, "0.9"), (10, "0.10"), (11, "0.11")])

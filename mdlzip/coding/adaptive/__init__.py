@@ -23,7 +23,10 @@ Each byte is coded as eight binary decisions, most significant bit first.
   bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
   through an adaptive map per context, and the last bytes seen in it with their
   run length. Inside the pixels of a PNM or BMP image (``cm/image_model.h``),
-  contexts of the neighbouring pixels take the text contexts' place.
+  contexts of the neighbouring pixels take the text contexts' place; in x86-64
+  machine code (``cm/x86_model.h``, a parser of instruction lengths), sixteen
+  contexts of where the byte falls in its instruction with the opcodes and bytes
+  of this and the last instructions take the last sixteen's.
 - A match model (``cm/match_model.h``): two candidates of minimum length 5 and
   12 over every stream's coded bytes, verified, recovering after a mismatch;
   its expected byte is also a context, a mixer selector and an SSE context.
@@ -60,7 +63,7 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
     "bit-history context models (orders 0, 2, 4-6, 8; 35 text, 8 structure contexts; 22 image contexts "
-    "inside PNM/BMP pixels), 2-candidate match model, direct orders 1-3; 7+1 mixers, 8 APMs"
+    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 2-candidate match model, direct orders 1-3; 7+1 mixers, 8 APMs"
 )
 
 

@@ -3,7 +3,7 @@
 
    Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0, 2, 4, 5, 6 and
    8; the text model's thirty-five, whose slots the image model's twenty-two take inside an image's
-   pixels; the structure model's eight; the match model's expected byte; a context that is off at
+   pixels and the x86 model's sixteen the last sixteen of in machine code; the structure model's eight; the match model's expected byte; a context that is off at
    this byte gives zeros), four from the match model
    and three direct maps (orders 1, 2 and a hashed 3). Hashed orders 1 and 3 went in 0.9: beside
    the direct maps they paid nothing (order 1: enwik6 +12 B with it), and 9% of the time went
@@ -11,7 +11,8 @@
    their weights by the partial byte with the classes of the last two bytes; by how many orders
    have seen their context with the bit position, the position in a word or number, the match
    length and the bit it expects; by the shape of the recent text with the position in a word or
-   number (in an image, by the channel and the local gradients: -0.7% on the kinds image); by the
+   number (in an image, by the channel and the local gradients: -0.7% on the kinds image; in
+   machine code, by the part of the instruction: see x86_model.h); by the
    partial byte with the match's expected byte, with the last two punctuation bytes and with the
    previous byte; and by the classes of the last three bytes with the bit position and the
    position in a word or number. (An eighth, by the
@@ -58,6 +59,7 @@
 #include "state_table.h"
 #include "structure_model.h"
 #include "text_model.h"
+#include "x86_model.h"
 
 #define N_ORDER_CTX 6
 static const int ORDER_OF[N_ORDER_CTX] = {0, 2, 4, 5, 6, 8};
@@ -71,6 +73,7 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 2, 4, 5, 6, 8};
 #define N_DIRECT 3
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
 typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
+typedef char x86_contexts_fit_the_text_slots[X86_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
 typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
 typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
 
@@ -79,7 +82,7 @@ typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
    position (wd) x match length x expected bit; shape x wd in text, a longer shape elsewhere, the
    image selectors in pixels; expected byte x partial byte; classes of c1-c3 x bit position x wd;
    punctuation x partial byte; c1 x partial byte */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS + X86_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
 #define N_APMS 8
@@ -92,6 +95,7 @@ typedef struct {
     StructureStream structure;
     MatchStream match;
     ImageStream image;
+    X86Stream x86;
 } Stream;
 
 struct Predictor {
@@ -150,12 +154,22 @@ static int image_slots(const Predictor *p, const Stream *st, int s, int64_t t, i
     return set;
 }
 
+/* In machine code the last of the text slots carry the x86 model's contexts (the others stay:
+   they still pay there); returns the x86 mixer set, or -1 outside code. */
+static int x86_slots(const Predictor *p, const Stream *st, uint64_t *h, int *on) {
+    if ((p->off & OFF_X86) || !x86_active(&st->x86)) return -1;
+    int first = CTX_STRUCT - X86_CONTEXTS;
+    for (int k = first; k < CTX_STRUCT; k++) on[k] = 1;
+    return x86_contexts(&st->x86, st->c8, h + first);
+}
+
 static void stream_init(Stream *st) {
     st->c8 = st->c8b = 0;
     text_stream_init(&st->text);
     structure_stream_init(&st->structure);
     match_stream_init(&st->match);
     image_stream_init(&st->image);
+    x86_stream_init(&st->x86);
 }
 
 Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const int16_t *stretch, const int16_t *squash,
@@ -348,6 +362,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
     for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k) && !(idle >> k & 1);
     int image_set = image_slots(p, st, s, t, c1, h, on);
+    int x86_set = image_set < 0 ? x86_slots(p, st, h, on) : -1;
     for (int k = 0; k < N_CTX; k++) {
         if (on[k]) {
             PREFETCH(ht_line(&p->ht, h[k]));
@@ -369,7 +384,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     size_t classes = (size_t)byte_class(c1) << 6 | (size_t)byte_class((int)(c8 >> 8) & 0xff) << 3 | (size_t)byte_class((int)(c8 >> 16) & 0xff);
     /* the position in a word (wb: 0 outside one, then its length 1-2, 3-5, 6 or more) or number
        (wd: also 4-7 for its digits so far, 1 to 4 or more), while the last 8 bytes are text */
-    int texty = image_set < 0;
+    int texty = image_set < 0 && x86_set < 0;
     for (int i = 0; i < 8 && texty; i++) {
         int b = (int)(c8 >> (8 * i)) & 0xff;
         texty = (b >= 32 && b < 127) || b == '\t' || b == '\n' || b == '\r';
@@ -380,24 +395,26 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     const size_t wd = wb ? wb : digits && texty ? (size_t)(3 + digits) : 0;
     const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
     const size_t abase[N_APMS] = {
-        texty ? ((size_t)(st->text.shape & 0x7f) << 2 | wb) << 8 : (size_t)1 << 17 | (size_t)(st->text.shape & 0x1ff) << 8,
+        x86_set >= 0 ? (size_t)3 << 16 | (size_t)(x86_set >> 4) << 8
+        : texty      ? ((size_t)(st->text.shape & 0x7f) << 2 | wb) << 8
+                     : (size_t)1 << 17 | (size_t)(st->text.shape & 0x1ff) << 8,
         (wb << 8 | (size_t)c1) << 8,
         (size_t)o2h << 8,
         expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
         (size_t)o3h << 8,
         (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8,
         (size_t)(hash2(0x0404, c8 & 0xffffffff) >> 54) << 8,
-        punct8 << 8,
+        x86_set >= 0 ? (size_t)(hash2(st->x86.op, st->x86.ops[0]) >> 56) << 8 : punct8 << 8,
     };
     /* the first-layer mixers' sets, but for what each bit adds: the partial byte (BY_PARTIAL_BYTE),
        the bit position (mixer 4) or everything (mixer 1) */
     const size_t mbase[N_MIXERS] = {
-        (classes >> 3) << 8,
+        x86_set >= 0 ? (size_t)(x86_set >> 6) << 8 : (classes >> 3) << 8,
         0,
-        image_set >= 0 ? (size_t)1 << 16 | (size_t)image_set : texty ? (st->text.shape & 0xfff) << 3 | wd : (size_t)1 << 15 | (st->text.shape & 0x7fff),
+        image_set >= 0 ? (size_t)1 << 16 | (size_t)image_set : x86_set >= 0 ? ((size_t)1 << 16) + IMAGE_SELECTORS + (size_t)x86_set : texty ? (st->text.shape & 0xfff) << 3 | wd : (size_t)1 << 15 | (st->text.shape & 0x7fff),
         (size_t)(expected + 1) << 8,
         classes << 6 | wd,
-        punct8 << 8,
+        x86_set >= 0 ? (size_t)(hash2(st->x86.op, (uint64_t)(x86_set >> 6)) >> 56) << 8 : punct8 << 8,
         (size_t)c1 << 8,
     };
     const size_t word_match = wd * 4 + (size_t)(mlen == 0 ? 0 : mlen < 16 ? 1 : mlen < 32 ? 2 : 3);
@@ -528,6 +545,7 @@ static void push_byte(Predictor *p, int s, uint8_t b, int64_t t) {
     structure_update(p->sm, &st->structure, st->c8, b, t);
     text_update(&st->text, b, t, (int)(st->c8 & 0xff));
     image_update(&st->image, &p->hist, s, t, b, (int)(st->c8 & 0xff));
+    x86_update(&st->x86, b);
     st->c8b = (st->c8b << 8) | (st->c8 >> 56);
     st->c8 = (st->c8 << 8) | b;
 }

@@ -22,7 +22,8 @@ enum {
     OFF_MIXER_SELECT = 64,/* every first-layer mixer uses one weight set */
     OFF_SSE = 128,        /* the APM stages */
     OFF_IMAGE = 256,      /* the image model */
-    OFF_ALL = 511
+    OFF_X86 = 512,        /* the x86 model */
+    OFF_ALL = 1023
 };
 
 /* tables: stretch (4096 int16), squash (4095 int16), squash16 (4095 uint16). NULL on out of memory. */
