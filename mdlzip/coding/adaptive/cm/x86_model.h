@@ -38,7 +38,7 @@
 #define X86_BINARY_MIN 2 /* bytes of the last 32 that text would not hold */
 
 /* Where the next byte falls. */
-enum { X86_START, X86_OPCODE, X86_VEX, X86_MODRM, X86_SIB, X86_DISP, X86_IMM, X86_PARTS };
+enum { X86_START, X86_OPCODE, X86_VEX, X86_MODRM, X86_SIB, X86_DISP, X86_IMM };
 
 /* What follows a one-byte opcode: a ModRM byte (OP_M) and an immediate of a kind (OP_IB 1 byte,
    OP_IW 2, OP_IZ 2 or 4 by the operand size, OP_IV 2, 4 or 8, OP_MO a memory offset of 8 or 4
@@ -216,7 +216,7 @@ static inline void x86_update(X86Stream *xs, int b) {
             break;
         }
         xs->modrm = (uint8_t)b;
-        if (op == 0xf6 || op == 0xf7) /* test r/m, imm; the group's others have none */
+        if (op < 256 && (X86_MAP0[op] & OP_G)) /* test r/m, imm (F6: 1 byte, F7: IZ); the group's others have none */
             xs->imm = reg < 2 ? (uint8_t)(op == 0xf6 ? 1 : x86_imm_size(xs, OP_IZ)) : 0;
         if (mod != 3 && rm == 4) {
             xs->part = X86_SIB;
