@@ -38,9 +38,9 @@ typedef struct {
     size_t slot_mask; /* slots - 1 */
 } HashTable;
 
-static inline int ht_init(HashTable *h, int slot_bits) {
+static inline int ht_init(HashTable *h, int slot_bits, int huge) {
     size_t bytes = (size_t)SLOT_BYTES << slot_bits;
-    h->t = table_alloc(bytes, 1);
+    h->t = table_alloc(bytes, huge);
     h->slot_mask = ((size_t)1 << slot_bits) - 1;
     return h->t ? 0 : -1;
 }
@@ -88,13 +88,13 @@ typedef struct {
     AdaptiveMap rm;  /* per context, per RUN_MAP_CELLS */
 } ContextMap;
 
-static inline int cm_init(ContextMap *cm, HashTable *ht, int n, int run_bits) {
+static inline int cm_init(ContextMap *cm, HashTable *ht, int n, int run_bits, int huge) {
     cm->n = n;
     cm->ht = ht;
-    cm->runs = table_alloc(sizeof(RunSlot) << run_bits, 1);
+    cm->runs = table_alloc(sizeof(RunSlot) << run_bits, huge);
     cm->run_mask = ((size_t)1 << run_bits) - 1;
     if (!cm->runs || statemap_init(&cm->sm, (size_t)n, 1023)) return -1;
-    return map_init(&cm->rm, (size_t)n * RUN_MAP_CELLS, 1023);
+    return map_init(&cm->rm, (size_t)n * RUN_MAP_CELLS, 1023, 0);
 }
 
 static inline RunSlot *cm_run(const ContextMap *cm, uint64_t hash) { return cm->runs + ((hash >> 24) & cm->run_mask); }

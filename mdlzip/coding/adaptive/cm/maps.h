@@ -2,7 +2,10 @@
 
    Each cell holds a 22-bit probability and a 10-bit count in one word and moves toward the coded
    bit by 1/(n + 1.5): the running average while the context is young, then a fixed rate set by
-   the count's limit. The APMs' cells are the same words. */
+   the count's limit. The APMs' cells are the same words.
+
+   Tables hold each cell XOR its initial value, so that a table starts as zeros, which costs no
+   memory until a cell is written (table_alloc.c). */
 #ifndef MDLZIP_CM_MAPS_H
 #define MDLZIP_CM_MAPS_H
 
@@ -11,15 +14,16 @@
 #include "state_table.h"
 
 typedef struct {
-    uint32_t *t;
+    uint32_t *t; /* cells XOR MAP_START */
     size_t n;
     uint32_t limit;
 } AdaptiveMap;
 
-static inline int map_init(AdaptiveMap *m, size_t n, uint32_t limit) {
-    m->t = table_alloc(n * sizeof(uint32_t), 0);
+#define MAP_START (1u << 31) /* p = 1/2, never updated */
+
+static inline int map_init(AdaptiveMap *m, size_t n, uint32_t limit, int huge) {
+    m->t = table_alloc(n * sizeof(uint32_t), huge);
     if (!m->t) return -1;
-    for (size_t i = 0; i < n; i++) m->t[i] = 1u << 31;
     m->n = n;
     m->limit = limit;
     return 0;
@@ -27,17 +31,17 @@ static inline int map_init(AdaptiveMap *m, size_t n, uint32_t limit) {
 
 /* A state map starts each state at what its counts say: (n1 + 1/2) / (n0 + n1 + 1). */
 static inline int statemap_init(AdaptiveMap *m, size_t contexts, uint32_t limit) {
-    if (map_init(m, contexts * STATES_MAX, limit)) return -1;
+    if (map_init(m, contexts * STATES_MAX, limit, 0)) return -1;
     for (size_t c = 0; c < contexts; c++)
         for (int s = 0; s < STATES_MAX; s++) {
             uint32_t n0 = STATES.n0[s], n1 = STATES.n1[s];
             uint64_t p = ((uint64_t)(2 * n1 + 1) << 22) / (2 * (n0 + n1) + 2);
-            m->t[c * STATES_MAX + s] = (uint32_t)(p << 10);
+            m->t[c * STATES_MAX + s] = (uint32_t)(p << 10) ^ MAP_START;
         }
     return 0;
 }
 
-static inline int map_p12(const AdaptiveMap *m, size_t i) { return (int)(m->t[i] >> 20); }
+static inline int map_p12(const AdaptiveMap *m, size_t i) { return (int)((m->t[i] ^ MAP_START) >> 20); }
 
 /* 2^40 / (2n + 3) rounded up, n < 1024: with it, (x * RECIPROCAL[n]) >> 40 is exactly x / (2n + 3)
    for 0 <= x < 2^24 (the error, below x / 2^40 < 2^-16, never reaches the next integer), so the
@@ -54,7 +58,7 @@ static inline uint32_t cell_update(uint32_t v, int bit, uint32_t limit) {
     return (p << 10) | (n < limit ? n + 1 : n);
 }
 
-static inline void map_update(AdaptiveMap *m, size_t i, int bit) { m->t[i] = cell_update(m->t[i], bit, m->limit); }
+static inline void map_update(AdaptiveMap *m, size_t i, int bit) { m->t[i] = cell_update(m->t[i] ^ MAP_START, bit, m->limit) ^ MAP_START; }
 
 /* ---- APM (SSE): refines a probability per context, interpolating between 33 logit buckets ----
 
@@ -67,20 +71,22 @@ static inline void map_update(AdaptiveMap *m, size_t i, int bit) { m->t[i] = cel
 #define APM_LIMIT 130
 
 typedef struct {
-    uint32_t *t; /* cells as in AdaptiveMap */
+    uint32_t *t;              /* cells as in AdaptiveMap, each XOR its bucket's start */
+    uint32_t start[APM_CELLS]; /* every row's start */
     size_t n, cell;
+    int bucket;               /* cell's in its row */
 } APM;
 
-static inline int apm_init(APM *a, const Logistic *lg, size_t contexts) {
-    a->t = table_alloc(contexts * APM_CELLS * sizeof(uint32_t), 0);
+static inline int apm_init(APM *a, const Logistic *lg, size_t contexts, int huge) {
+    a->t = table_alloc(contexts * APM_CELLS * sizeof(uint32_t), huge);
     if (!a->t) return -1;
     for (int j = 0; j < APM_CELLS; j++) {
         int p = squash16(lg, (j - 16) * 128);
-        a->t[j] = (uint32_t)clamp_p16(p) << 16 | APM_START_COUNT;
+        a->start[j] = (uint32_t)clamp_p16(p) << 16 | APM_START_COUNT;
     }
-    for (size_t c = 1; c < contexts; c++) memcpy(a->t + c * APM_CELLS, a->t, APM_CELLS * sizeof(uint32_t));
     a->n = contexts;
     a->cell = 0;
+    a->bucket = 0;
     return 0;
 }
 
@@ -90,14 +96,19 @@ static inline int apm_refine(APM *a, const Logistic *lg, int p16, size_t ctx) {
     int lo = s >> 7, w = s & 127;
     size_t i = (ctx & (a->n - 1)) * APM_CELLS + lo;
     a->cell = i;
-    return (int)(((a->t[i] >> 16) * (uint32_t)(128 - w) + (a->t[i + 1] >> 16) * (uint32_t)w) >> 7);
+    a->bucket = lo;
+    uint32_t c0 = a->t[i] ^ a->start[lo], c1 = a->t[i + 1] ^ a->start[lo + 1];
+    return (int)(((c0 >> 16) * (uint32_t)(128 - w) + (c1 >> 16) * (uint32_t)w) >> 7);
 }
 
 /* The middle of a context's row, which most probabilities interpolate in. */
 static inline void apm_prefetch(const APM *a, size_t ctx) { PREFETCH(a->t + (ctx & (a->n - 1)) * APM_CELLS + APM_CELLS / 2); }
 
 static inline void apm_update(APM *a, int bit) {
-    for (int k = 0; k < 2; k++) a->t[a->cell + k] = cell_update(a->t[a->cell + k], bit, APM_LIMIT); /* both cells the prediction interpolated */
+    for (int k = 0; k < 2; k++) { /* both cells the prediction interpolated */
+        uint32_t start = a->start[a->bucket + k];
+        a->t[a->cell + k] = cell_update(a->t[a->cell + k] ^ start, bit, APM_LIMIT) ^ start;
+    }
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* Match model: predicts the byte that followed the latest earlier occurrence of the recent bytes.
 
-   Two candidates per stream, found through hashes of the last 6 and of the last 16 bytes (any
+   Two candidates per stream, found through hashes of the last 5 and of the last 12 bytes (any
    stream's coded bytes), each verified backwards, so its length is what really matches. After a
    mismatch a candidate is not dropped at once: it keeps following its text for a few bytes
    ("recovering") and counts again from 1 if the text agrees again, which carries it across a
@@ -30,7 +30,7 @@ typedef struct {
 } MatchStream;
 
 typedef struct {
-    int64_t *table[MATCH_CANDIDATES]; /* hash of the last MATCH_MIN bytes -> position after them */
+    int64_t *table[MATCH_CANDIDATES]; /* hash of the last MATCH_MIN bytes -> position after them (>= 1; 0: none) */
     uint64_t mask;
     AdaptiveMap right; /* P(expected bit is right) by candidate, length bucket, recovering */
 } MatchModel;
@@ -41,14 +41,13 @@ static inline int match_bucket(int32_t len) {
     return b < MATCH_BUCKETS ? b : MATCH_BUCKETS - 1;
 }
 
-static inline int match_init(MatchModel *m, int bits) {
+static inline int match_init(MatchModel *m, int bits, int huge) {
     m->mask = ((uint64_t)1 << bits) - 1;
     for (int c = 0; c < MATCH_CANDIDATES; c++) {
-        m->table[c] = table_alloc(sizeof(int64_t) << bits, 0);
+        m->table[c] = table_alloc(sizeof(int64_t) << bits, huge);
         if (!m->table[c]) return -1;
-        for (size_t i = 0; i <= m->mask; i++) m->table[c][i] = -1;
     }
-    return map_init(&m->right, MATCH_CANDIDATES * MATCH_BUCKETS * 2, 1023);
+    return map_init(&m->right, MATCH_CANDIDATES * MATCH_BUCKETS * 2, 1023, 0);
 }
 
 static inline void match_stream_init(MatchStream *ms) {
@@ -123,7 +122,7 @@ static inline void match_find(const MatchModel *m, const History *h, MatchStream
     for (int c = 0; c < MATCH_CANDIDATES; c++) {
         if (t + 1 < MATCH_MIN[c] || (ms->ptr[c] >= 0 && ms->miss[c] == 0)) continue;
         int64_t cand = m->table[c][match_key(last8, before8, c) & m->mask];
-        if (cand < 0) continue;
+        if (cand == 0) continue;
         int64_t here = (int64_t)s * h->L + t, start = cand - cand % h->L;
         int32_t len = 0;
         while (len < MATCH_VERIFY && cand - 1 - len >= start && len <= t && h->bytes[cand - 1 - len] == h->bytes[here - len]) len++;

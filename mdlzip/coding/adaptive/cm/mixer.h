@@ -7,7 +7,10 @@
    up, one chosen often settles (per set rather than per mixer: enwik6 -0.25%; a clock of 256
    bits rather than 512: enwik6 -0.01%, enwik5 -0.2%). A set is not trained on a bit it predicted
    within 17/4096 (the first layer) or 6/4096 (the later ones), as in paq8px: such a bit teaches
-   little but a pull toward ever surer weights (enwik6 -0.04%, kinds -0.02%). */
+   little but a pull toward ever surer weights (enwik6 -0.04%, kinds -0.02%).
+
+   A set's weights are stored less the starting weight, so an untouched set is zeros and costs no
+   memory (table_alloc.c); the dot product adds the start times the inputs' sum back, exactly. */
 #ifndef MDLZIP_CM_MIXER_H
 #define MDLZIP_CM_MIXER_H
 
@@ -19,7 +22,9 @@
 #define MIXER_CLOCK 256
 
 typedef struct {
-    int32_t *w;
+    int32_t *w;      /* weights less w0 */
+    int32_t w0;      /* every weight's start */
+    int huge;        /* the tables' pages (table_alloc) */
     int n_inputs, n_sets;
     int32_t *chosen; /* the set used for the bit being coded */
     size_t set;      /* its index */
@@ -30,11 +35,12 @@ typedef struct {
     int skip; /* no training when |error| is at most this (of 4096) */
 } Mixer;
 
-static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int lr_start, int lr_floor, int skip) {
-    m->w = table_alloc((size_t)n_inputs * n_sets * sizeof(int32_t), 0);
-    m->trained = table_alloc((size_t)n_sets * sizeof(uint32_t), 1);
+static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int lr_start, int lr_floor, int skip, int huge) {
+    m->w = table_alloc((size_t)n_inputs * n_sets * sizeof(int32_t), huge);
+    m->trained = table_alloc((size_t)n_sets * sizeof(uint32_t), huge);
     if (!m->w || !m->trained) return -1;
-    for (size_t i = 0; i < (size_t)n_inputs * n_sets; i++) m->w[i] = w0;
+    m->w0 = w0;
+    m->huge = huge;
     m->n_inputs = n_inputs;
     m->n_sets = n_sets;
     m->chosen = m->w;
@@ -45,16 +51,16 @@ static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int
 }
 
 static inline void mixer_free(Mixer *m) {
-    free(m->w);
-    free(m->trained);
+    table_free(m->w);
+    table_free(m->trained);
 }
 
 /* Gives a memberwise copy of a mixer tables of its own, copies of the ones it shares; -1 when out
    of memory (the tables that could not be had are NULL, so mixer_free is still safe). */
 static inline int mixer_own_tables(Mixer *m) {
     size_t nw = (size_t)m->n_inputs * (size_t)m->n_sets, nt = (size_t)m->n_sets;
-    int32_t *w = table_alloc(nw * sizeof *w, 0);
-    uint32_t *trained = table_alloc(nt * sizeof *trained, 0);
+    int32_t *w = table_alloc(nw * sizeof *w, m->huge);
+    uint32_t *trained = table_alloc(nt * sizeof *trained, m->huge);
     if (w) memcpy(w, m->w, nw * sizeof *w);
     if (trained) memcpy(trained, m->trained, nt * sizeof *trained);
     m->chosen = w ? w + (m->chosen - m->w) : NULL;
@@ -67,14 +73,17 @@ static inline int32_t clamp_weight(int32_t v) { return v > WEIGHT_LIMIT ? WEIGHT
 
 /* The two loops that dominate the side models' time (mixer.c: vectorized clones chosen at run
    time, integer-exact, so every clone gives the same results). */
-int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);
-void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err);
+int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n, int32_t w0);
+void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err, int32_t lo, int32_t hi);
+
+/* Sets weight i of the chosen set (a start given from outside, e.g. the trainer's fitted weights). */
+static inline void mixer_set_weight(Mixer *m, int i, int32_t v) { m->chosen[i] = clamp_weight(v) - m->w0; }
 
 /* The logit of set ``set`` over inputs x (also kept for the update). */
 static inline int64_t mixer_predict(Mixer *m, const Logistic *lg, const int32_t *x, size_t set) {
     m->set = set % (size_t)m->n_sets;
     m->chosen = m->w + m->set * (size_t)m->n_inputs;
-    m->dot = dot_product(x, m->chosen, m->n_inputs) >> 16;
+    m->dot = dot_product(x, m->chosen, m->n_inputs, m->w0) >> 16;
     m->p = squash12(lg, m->dot);
     return m->dot;
 }
@@ -101,7 +110,7 @@ static inline int mixer_rate(Mixer *m) {
 static inline void mixer_update(Mixer *m, const int32_t *x, int bit) {
     int err = (bit << P_BITS) - m->p;
     if (abs(err) <= m->skip) return;
-    train_weights(x, m->chosen, m->n_inputs, (err * mixer_rate(m) + 8) >> 4);
+    train_weights(x, m->chosen, m->n_inputs, (err * mixer_rate(m) + 8) >> 4, -WEIGHT_LIMIT - m->w0, WEIGHT_LIMIT - m->w0);
 }
 
 #endif

@@ -78,6 +78,12 @@ typedef char x86_contexts_fit_the_text_slots[X86_CONTEXTS <= TEXT_CONTEXTS ? 1 :
 typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
 typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
 
+/* Tables go on huge pages from this many slots' bits, an input of 256 KiB (SideConfig): there
+   they save the look-ups more TLB misses than their 2 MiB first touches cost (enwik6, side by
+   side: 6-9% faster, 869 MiB at peak against 656), where on enwik5 they were no faster and
+   doubled the memory (606 MiB against 311). */
+#define HUGE_TABLE_BITS 24
+
 #define N_MIXERS 7
 /* selected by: classes of c1, c2 x partial byte; orders seen x bit position x word or number
    position (wd) x match length x expected bit; shape x wd in text, a longer shape elsewhere, the
@@ -103,6 +109,7 @@ struct Predictor {
     Logistic lg;
     BitCoder coder;
     int S, off, table_bits, match_bits;
+    int huge; /* the large tables on huge pages (table_alloc.c) */
     int64_t t, *lengths;
     History hist;
     Stream *streams;
@@ -196,32 +203,33 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     p->hist.L = lengths[0];
     p->hist.lengths = p->lengths;
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
-    if (ht_init(&p->ht, table_bits) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2) || match_init(&p->mm, p->match_bits)) goto fail;
+    int huge = p->huge = table_bits >= HUGE_TABLE_BITS;
+    if (ht_init(&p->ht, table_bits, huge) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2, huge) || match_init(&p->mm, p->match_bits, huge)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 10, 16 * 16, 28, 17)) goto fail;
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 10, 16 * 16, 28, 17, huge)) goto fail;
     /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
        2; the second at 0.375, not 1). The first layer starts each weight at 1/32, not 1/8: its
        hundred-odd inputs summed at 1/8 made the first bits overconfident. Together: enwik6 -520 B,
        enwik5 -131 B, every kinds file smaller. With eight mixers the first layer starts at 16, not
        20 (enwik6 -55 B). At 1/64 rather than 1/32 once the rates fell faster (MIXER_CLOCK), and the
        second layer settling at 1/4: enwik6 -0.04%, kinds -0.1%. */
-    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 4, 6)) goto fail;
+    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 4, 6, 0)) goto fail;
     /* It starts from the weights the trainer fitted, so it only follows drift, slowly (enwik6, a
        dense model trained at level 1: at the final mixer's rates 65 B more than with the weights
        frozen; at 1 falling to 1/4, 25 B less). */
-    if (mixer_init(&p->last, 2, 1, 1 << 16, 16, 4, 6)) goto fail;
+    if (mixer_init(&p->last, 2, 1, 1 << 16, 16, 4, 6, 0)) goto fail;
     /* each 16-bit probability's nearest logit; ties go to the larger one */
     for (int q = 0, d = -LOGIT_MAX; q < P16_ONE; q++) {
         while (d < LOGIT_MAX && abs(p->lg.squash16[d + 1 + LOGIT_MAX] - q) <= abs(p->lg.squash16[d + LOGIT_MAX] - q)) d++;
         p->logit16[q] = (int16_t)d;
     }
     /* It starts as the average of its inputs' logits. */
-    if (mixer_init(&p->sse, SSE_INPUTS, 1, (1 << 16) / (N_APMS + 1), 6 * 16, 6, 6)) goto fail;
-    p->sse.w[SSE_INPUTS - 1] = 0;
+    if (mixer_init(&p->sse, SSE_INPUTS, 1, (1 << 16) / (N_APMS + 1), 6 * 16, 6, 6, 0)) goto fail;
+    mixer_set_weight(&p->sse, SSE_INPUTS - 1, 0);
     for (int a = 0; a < N_APMS; a++)
-        if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a])) goto fail;
+        if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], huge)) goto fail;
     for (int d = 0; d < N_DIRECT; d++)
-        if (map_init(&p->direct[d], (size_t)1 << (d ? 22 : 16), 1023)) goto fail; /* as the other maps: 127 lost 56 B on enwik6 */
+        if (map_init(&p->direct[d], (size_t)1 << (d ? 22 : 16), 1023, huge)) goto fail; /* as the other maps: 127 lost 56 B on enwik6 */
     return p;
 fail:
     predictor_free(p);
@@ -235,24 +243,25 @@ void predictor_free(Predictor *p) {
     free(p->streams);
     free(p->hist.bytes);
     free(p->sm);
-    free(p->ht.t);
-    free(p->cm.sm.t);
-    free(p->cm.runs);
-    free(p->cm.rm.t);
-    for (int c = 0; c < MATCH_CANDIDATES; c++) free(p->mm.table[c]);
-    free(p->mm.right.t);
+    table_free(p->ht.t);
+    table_free(p->cm.sm.t);
+    table_free(p->cm.runs);
+    table_free(p->cm.rm.t);
+    for (int c = 0; c < MATCH_CANDIDATES; c++) table_free(p->mm.table[c]);
+    table_free(p->mm.right.t);
     for (int k = 0; k < N_MIXERS; k++) mixer_free(&p->mix[k]);
     mixer_free(&p->final);
     mixer_free(&p->sse);
     mixer_free(&p->last);
-    for (int a = 0; a < N_APMS; a++) free(p->apm[a].t);
-    for (int d = 0; d < N_DIRECT; d++) free(p->direct[d].t);
+    for (int a = 0; a < N_APMS; a++) table_free(p->apm[a].t);
+    for (int d = 0; d < N_DIRECT; d++) table_free(p->direct[d].t);
     free(p);
 }
 
-static void *dup(const void *src, size_t n, int *failed) {
+/* A copy of n bytes: of a table (table_alloc; huge as the predictor's) or else of plain memory. */
+static void *dup(const void *src, size_t n, int table, int huge, int *failed) {
     if (!src) return NULL;
-    void *d = table_alloc(n, 0);
+    void *d = table ? table_alloc(n, huge) : malloc(n ? n : 1);
     if (!d) *failed = 1;
     else memcpy(d, src, n);
     return d;
@@ -262,27 +271,27 @@ Predictor *predictor_clone(const Predictor *p) {
     Predictor *q = malloc(sizeof *q);
     if (!q) return NULL;
     memcpy(q, p, sizeof *q);
-    int failed = 0;
+    int failed = 0, h = p->huge;
     size_t S = (size_t)p->S;
-    q->coder.buf = dup(p->coder.buf, p->coder.cap, &failed);
-    q->lengths = dup(p->lengths, S * sizeof(int64_t), &failed);
+    q->coder.buf = dup(p->coder.buf, p->coder.cap, 0, 0, &failed);
+    q->lengths = dup(p->lengths, S * sizeof(int64_t), 0, 0, &failed);
     q->hist.lengths = q->lengths;
-    q->streams = dup(p->streams, S * sizeof(Stream), &failed);
-    q->hist.bytes = dup(p->hist.bytes, S * (size_t)p->hist.L, &failed);
-    q->sm = dup(p->sm, sizeof(StructureModel), &failed);
-    q->ht.t = dup(p->ht.t, (size_t)SLOT_BYTES << p->table_bits, &failed);
+    q->streams = dup(p->streams, S * sizeof(Stream), 0, 0, &failed);
+    q->hist.bytes = dup(p->hist.bytes, S * (size_t)p->hist.L, 0, 0, &failed);
+    q->sm = dup(p->sm, sizeof(StructureModel), 0, 0, &failed);
+    q->ht.t = dup(p->ht.t, (size_t)SLOT_BYTES << p->table_bits, 1, h, &failed);
     q->cm.ht = &q->ht;
-    q->cm.sm.t = dup(p->cm.sm.t, p->cm.sm.n * sizeof(uint32_t), &failed);
-    q->cm.runs = dup(p->cm.runs, (p->cm.run_mask + 1) * sizeof(RunSlot), &failed);
-    q->cm.rm.t = dup(p->cm.rm.t, p->cm.rm.n * sizeof(uint32_t), &failed);
-    for (int c = 0; c < MATCH_CANDIDATES; c++) q->mm.table[c] = dup(p->mm.table[c], sizeof(int64_t) << p->match_bits, &failed);
-    q->mm.right.t = dup(p->mm.right.t, p->mm.right.n * sizeof(uint32_t), &failed);
+    q->cm.sm.t = dup(p->cm.sm.t, p->cm.sm.n * sizeof(uint32_t), 1, 0, &failed);
+    q->cm.runs = dup(p->cm.runs, (p->cm.run_mask + 1) * sizeof(RunSlot), 1, h, &failed);
+    q->cm.rm.t = dup(p->cm.rm.t, p->cm.rm.n * sizeof(uint32_t), 1, 0, &failed);
+    for (int c = 0; c < MATCH_CANDIDATES; c++) q->mm.table[c] = dup(p->mm.table[c], sizeof(int64_t) << p->match_bits, 1, h, &failed);
+    q->mm.right.t = dup(p->mm.right.t, p->mm.right.n * sizeof(uint32_t), 1, 0, &failed);
     for (int k = 0; k < N_MIXERS; k++) failed |= mixer_own_tables(&q->mix[k]) != 0;
     failed |= mixer_own_tables(&q->final) != 0;
     failed |= mixer_own_tables(&q->sse) != 0;
     failed |= mixer_own_tables(&q->last) != 0;
-    for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t), &failed);
-    for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), &failed);
+    for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t), 1, h, &failed);
+    for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), 1, h, &failed);
     if (failed) {
         predictor_free(q);
         return NULL;
@@ -305,8 +314,8 @@ int64_t predictor_time(const Predictor *p) { return p->t; }
 int predictor_mix_transformer(Predictor *p, int32_t w_transformer, int32_t w_side) {
     if (p->t) return -1;
     p->transformer = 1;
-    p->last.w[0] = clamp_weight(w_transformer);
-    p->last.w[1] = clamp_weight(w_side);
+    mixer_set_weight(&p->last, 0, w_transformer);
+    mixer_set_weight(&p->last, 1, w_side);
     return 0;
 }
 const uint8_t *predictor_history(const Predictor *p) { return p->hist.bytes; }

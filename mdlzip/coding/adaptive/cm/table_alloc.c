@@ -1,30 +1,70 @@
 /* Memory for the side models' large tables.
 
+   Every table starts as zeros (each table's cells are stored so that zero is their initial
+   value), and its pages are only given memory when first written: a small input that touches
+   a few of a mixer's hundred thousand weight sets costs the pages it touches, not the table
+   (coding 1 kB took 558 MiB at peak when the tables were filled at the start, 69 MiB since).
+
    Every bit looks up a few dozen random places in tables of tens to hundreds of MiB, so with
    4 KiB pages most look-ups also miss the TLB. Where Linux lends transparent huge pages on
-   request, tables of 2 MiB or more are aligned to 2 MiB and asked to be backed by them; that
-   saves about a quarter of the side models' time and changes no result. Elsewhere: malloc. */
+   request, a table asked to be ``huge`` is aligned to 2 MiB and backed by them; that saves about
+   a quarter of the side models' time on large inputs and changes no result, but each page then
+   costs 2 MiB on first touch, which a small input does not repay (predictor.c chooses). Tables
+   under 256 KiB, and every table elsewhere: calloc. */
 #define _GNU_SOURCE
 #include "table_alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
 
 #define HUGE_PAGE ((size_t)2 << 20)
+#define MAPPED_MIN ((size_t)256 << 10)
+#define HEADER 64 /* before each table: how it was obtained, so table_free needs no size */
 
-void *table_alloc(size_t bytes, int zero) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (bytes >= HUGE_PAGE) {
-        void *p;
-        if (posix_memalign(&p, HUGE_PAGE, bytes)) return NULL;
-        madvise(p, bytes, MADV_HUGEPAGE); /* a hint: refused, the pages are just small */
-        if (zero) memset(p, 0, bytes);
+typedef struct {
+    void *base;
+    size_t length; /* of the mapping; 0: from calloc */
+} Header;
+
+void *table_alloc(size_t bytes, int huge) {
+#if defined(__linux__) && defined(MAP_ANONYMOUS)
+    /* calloc would clear memory it reuses, touching every page; a fresh mapping is zeros as is */
+    if (bytes >= MAPPED_MIN && bytes <= SIZE_MAX - 2 * HUGE_PAGE) {
+        size_t align = huge && bytes >= HUGE_PAGE ? HUGE_PAGE : 4096, length = bytes + HEADER + align;
+        uint8_t *base = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED) return NULL;
+        uint8_t *p = (uint8_t *)(((uintptr_t)base + HEADER + align - 1) & ~(uintptr_t)(align - 1));
+#if defined(MADV_HUGEPAGE)
+        if (align == HUGE_PAGE) madvise(p, bytes, MADV_HUGEPAGE); /* a hint: refused, the pages are just small */
+#endif
+        Header *h = (Header *)(p - HEADER);
+        h->base = base;
+        h->length = length;
         return p;
     }
 #endif
-    return zero ? calloc(bytes ? bytes : 1, 1) : malloc(bytes ? bytes : 1);
+    (void)huge;
+    if (bytes > SIZE_MAX - HEADER) return NULL;
+    uint8_t *base = calloc(bytes + HEADER, 1);
+    if (!base) return NULL;
+    Header *h = (Header *)base;
+    h->base = base;
+    h->length = 0;
+    return base + HEADER;
+}
+
+void table_free(void *p) {
+    if (!p) return;
+    Header *h = (Header *)((uint8_t *)p - HEADER);
+#if defined(__linux__)
+    if (h->length) {
+        munmap(h->base, h->length);
+        return;
+    }
+#endif
+    free(h->base);
 }

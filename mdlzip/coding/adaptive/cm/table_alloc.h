@@ -1,10 +1,12 @@
-/* Memory for the side models' large tables (hashed contexts, maps, APMs, match tables). */
+/* Memory for the side models' large tables (hashed contexts, maps, APMs, mixers, match tables). */
 #ifndef MDLZIP_CM_TABLE_ALLOC_H
 #define MDLZIP_CM_TABLE_ALLOC_H
 
 #include <stddef.h>
 
-/* ``bytes`` (zeroed when ``zero``), freed with free(); NULL when out of memory. */
-void *table_alloc(size_t bytes, int zero);
+/* ``bytes`` of zeros, freed with table_free(); NULL when out of memory. ``huge``: back it with
+   huge pages where the system lends them (see table_alloc.c). */
+void *table_alloc(size_t bytes, int huge);
+void table_free(void *p);
 
 #endif
