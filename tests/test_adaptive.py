@@ -28,6 +28,18 @@ def test_logistic_tables_are_pinned():
     assert hashlib.sha256(squash16_table().astype("<u2").tobytes()).hexdigest() == SQUASH16
 
 
+def test_logistic_tables_are_the_decimal_modules_values(monkeypatch):
+    """The tables computed in doubles, the decimal module settling only values near a tie, hold
+    exactly the values the decimal module gives for every entry."""
+    from mdlzip.coding.adaptive import logistic
+
+    fast = [f.__wrapped__() for f in (logistic.stretch_table, logistic.squash_table, logistic.squash16_table)]
+    monkeypatch.setattr(logistic, "_TIE_MARGIN", 1.0)  # every value is near a tie
+    exact = [f.__wrapped__() for f in (logistic.stretch_table, logistic.squash_table, logistic.squash16_table)]
+    for a, b in zip(fast, exact):
+        assert np.array_equal(a, b)
+
+
 def test_squash16_refines_squash():
     assert np.abs(squash16_table() // 16 - squash_table()).max() <= 1
     assert squash16_table()[LOGIT_MAX] == P16_ONE // 2
