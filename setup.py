@@ -13,6 +13,7 @@ setup(
             [
                 "mdlzip/coding/adaptive/_side.c",
                 "mdlzip/coding/adaptive/cm/predictor.c",
+                "mdlzip/coding/adaptive/cm/predictor_state.c",
                 "mdlzip/coding/adaptive/cm/state_table.c",
                 "mdlzip/coding/adaptive/cm/maps.c",
                 "mdlzip/coding/adaptive/cm/mixer.c",
@@ -21,7 +22,7 @@ setup(
             depends=[
                 "mdlzip/coding/adaptive/cm/" + h
                 for h in ("bit_coder.h", "common.h", "context_map.h", "history.h", "image_model.h", "maps.h", "match_model.h", "mixer.h",
-                          "predictor.h", "state_table.h", "structure_model.h", "table_alloc.h", "text_model.h", "x86_model.h")
+                          "predictor.h", "predictor_layout.h", "state_table.h", "structure_model.h", "table_alloc.h", "text_model.h", "x86_model.h")
             ],
             # Integer code only; -O3 vectorizes the mixers' integer dot products, which changes no result.
             extra_compile_args=["-O3", "-std=c99", "-fno-fast-math"],

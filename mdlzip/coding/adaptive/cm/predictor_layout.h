@@ -1,0 +1,90 @@
+/* The side models' layout (contexts, mixer inputs, mixers, APMs) and the predictor's state: what
+   the coding loop (predictor.c) and the whole-state operations (predictor_state.c) share. */
+#ifndef MDLZIP_CM_PREDICTOR_LAYOUT_H
+#define MDLZIP_CM_PREDICTOR_LAYOUT_H
+
+#include "predictor.h"
+
+#include "bit_coder.h"
+#include "common.h"
+#include "context_map.h"
+#include "history.h"
+#include "image_model.h"
+#include "maps.h"
+#include "match_model.h"
+#include "mixer.h"
+#include "state_table.h"
+#include "structure_model.h"
+#include "text_model.h"
+#include "x86_model.h"
+
+#define N_ORDER_CTX 6
+static const int ORDER_OF[N_ORDER_CTX] = {0, 2, 4, 5, 6, 8};
+#define CTX_TEXT N_ORDER_CTX
+#define CTX_STRUCT (CTX_TEXT + TEXT_CONTEXTS)
+#define CTX_MATCH (CTX_STRUCT + STRUCTURE_CONTEXTS)
+#define N_CTX (CTX_MATCH + 1)
+#define IN_CTX 1
+#define IN_MATCH (IN_CTX + CM_INPUTS * N_CTX)
+#define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
+#define N_DIRECT 3
+#define N_INPUTS (IN_DIRECT + N_DIRECT)
+typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
+typedef char x86_contexts_fit_the_text_slots[X86_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
+typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
+typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
+
+/* Tables go on huge pages from this many slots' bits, an input of 256 KiB (SideConfig): there
+   they save the look-ups more TLB misses than their 2 MiB first touches cost (enwik6, side by
+   side: 6-9% faster, 869 MiB at peak against 656), where on enwik5 they were no faster and
+   doubled the memory (606 MiB against 311). */
+#define HUGE_TABLE_BITS 24
+
+#define N_MIXERS 7
+/* selected by: classes of c1, c2 x partial byte; orders seen x bit position x word or number
+   position (wd) x match length x expected bit; shape x wd in text, a longer shape elsewhere, the
+   image selectors in pixels; expected byte x partial byte; classes of c1-c3 x bit position x wd;
+   punctuation x partial byte; c1 x partial byte */
+static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS + X86_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
+#define FINAL_INPUTS (N_MIXERS + 1)
+#define FINAL_SETS 512
+#define N_APMS 8
+#define SSE_INPUTS (N_APMS + 2) /* the mixer's output, the APMs', a bias */
+static const size_t APM_CONTEXTS[N_APMS] = {1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
+
+typedef struct {
+    uint64_t c8, c8b; /* the last 16 bytes, newest lowest */
+    TextStream text;
+    StructureStream structure;
+    MatchStream match;
+    ImageStream image;
+    X86Stream x86;
+} Stream;
+
+struct Predictor {
+    Logistic lg;
+    BitCoder coder;
+    int S, off, table_bits, match_bits;
+    int huge; /* the large tables on huge pages (table_alloc.c) */
+    int64_t t, *lengths;
+    History hist;
+    Stream *streams;
+    HashTable ht;
+    ContextMap cm;
+    MatchModel mm;
+    StructureModel *sm;
+    Mixer mix[N_MIXERS], final;
+    Mixer sse;        /* the mixer's output and the APMs' refinements, by learned weights */
+    int transformer;  /* mix a transformer's predictions in (predictor_mix_transformer) */
+    Mixer last;       /* that mix: the transformer's logit and the side models' */
+    /* 16-bit p -> logit, the exact inverse of squash16: finer than stretch16() (common.h), which
+       reads the 12-bit table and would blunt the sure probabilities the last mixer passes on */
+    int16_t logit16[P16_ONE];
+    APM apm[N_APMS];
+    AdaptiveMap direct[N_DIRECT];
+    int priming;
+    double bits;         /* the ideal codelength so far (reported only) */
+    uint16_t path_p[8];  /* the probability given to each bit of the byte coded last (reported only) */
+};
+
+#endif
