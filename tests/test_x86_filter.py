@@ -111,6 +111,22 @@ def test_the_neural_method_filters_machine_code_and_says_so():
     assert len(archive) < 0.9 * len(plain)
 
 
+def test_the_trial_of_an_input_it_codes_whole_is_the_side_models_pass(monkeypatch):
+    """An input within the trial's bytes is coded by the side models twice, with and without the
+    filter, not a third time for the empty model: its archive holds the trial's winning bytes, the
+    very data section the empty model's pass codes."""
+    code = machine_code(30_000)
+    winner = neural.choose_filter(code)
+    assert winner.data_filter == neural.X86
+    assert winner.coded == neural.data_coder.encode_uniform(x86_filter.forward(code), 1, neural.SideConfig.for_input(len(code)))
+    passes = []
+    encode_uniform = neural.data_coder.encode_uniform
+    monkeypatch.setattr(neural.data_coder, "encode_uniform", lambda data, *a, **k: passes.append(len(data)) or encode_uniform(data, *a, **k))
+    archive = mdlzip.compress(code, method="neural")
+    assert passes == [len(code), len(code)]
+    assert winner.coded in archive and mdlzip.decompress(archive) == code
+
+
 def test_text_is_not_filtered():
     text = b"Plain words, with no machine code in them at all. " * 400
     archive = mdlzip.compress(text, method="neural")

@@ -28,7 +28,7 @@ BRANCHES = (0xE8, 0xE9)
 REX_W = (0x48, 0x4C)
 # mov, lea, mov to memory, cmp (both ways), add, sub, movsxd, test, xor, or, and
 OPCODES = (0x8B, 0x8D, 0x89, 0x3B, 0x39, 0x03, 0x2B, 0x63, 0x85, 0x33, 0x0B, 0x23)
-# Bytes coded both ways to decide (the side models alone, ``x86_pays`` in methods/neural.py).
+# Bytes coded both ways to decide (the side models alone, ``choose_filter`` in methods/neural.py).
 TRIAL_BYTES = 1 << 18
 # Bytes searched at once, so that the search's masks stay small on an input of any size.
 CHUNK = 1 << 22

@@ -228,17 +228,30 @@ class Header:
         return cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes, data_filter)
 
 
-def x86_pays(data: bytes) -> bool:
-    """Whether to code the input after the x86 filter: where it has the operands of x86 code (at
-    least one per thousand bytes; text and random data have a few per hundred thousand), the side
-    models alone code its first TRIAL_BYTES both ways, and the smaller wins (a 32-bit image can look
-    like code and lose)."""
+class FilterChoice(NamedTuple):
+    """The data filter chosen, and the side models' data section of the whole input so filtered
+    where the trial coded all of it (an input of at most TRIAL_BYTES): the empty model's pass
+    would code exactly these bytes again."""
+
+    data_filter: int
+    coded: bytes | None
+
+
+def choose_filter(data: bytes) -> FilterChoice:
+    """The x86 filter where the input has the operands of x86 code (at least one per thousand
+    bytes; text and random data have a few per hundred thousand) and the side models alone code
+    its first TRIAL_BYTES smaller after it than before (a 32-bit image can look like code and
+    lose); else none."""
     if x86_filter.candidates(data) < max(8, len(data) // 1000):
-        return False
+        return FilterChoice(NO_FILTER, None)
     sample = data[: x86_filter.TRIAL_BYTES]
     side = SideConfig.for_input(len(sample))
     filtered = data_coder.encode_uniform(x86_filter.forward(sample), 1, side)
-    return len(filtered) < len(data_coder.encode_uniform(sample, 1, side))
+    plain = data_coder.encode_uniform(sample, 1, side)
+    whole = len(sample) == len(data)
+    if len(filtered) < len(plain):
+        return FilterChoice(X86, filtered if whole else None)
+    return FilterChoice(NO_FILTER, plain if whole else None)
 
 
 class _Measured(NamedTuple):
@@ -295,7 +308,8 @@ def encode(data: bytes, options: Options) -> Encoded:
 
     adaptive = options.extra.get("adaptive", True)
     # The filter is the side models' help with machine code: without them it is not tried.
-    data_filter = X86 if adaptive and options.extra.get("filter", True) and x86_pays(data) else NO_FILTER
+    choice = choose_filter(data) if adaptive and options.extra.get("filter", True) else FilterChoice(NO_FILTER, None)
+    data_filter = choice.data_filter
     if data_filter:
         note(options.progress, f"data filter: {FILTER_NAMES[data_filter]} (the side models code the start of the input smaller so)")
         data = x86_filter.forward(data)
@@ -323,7 +337,9 @@ def encode(data: bytes, options: Options) -> Encoded:
     # probabilities the transformer is trained to complement (each block's, as its decoder sees them).
     alone, side_probs = None, None
     mixture = side and will_train and plan.mixture
-    if side and group.leader:
+    if side and group.leader and choice.coded is not None and len(lengths) == 1 and not mixture:
+        alone = choice.coded  # the filter's trial coded the whole input just so
+    elif side and group.leader:
         side_probs = np.empty((len(data), 8), dtype=np.uint16) if mixture else None
         alone_blocks = coder.encode(parts, Coding(EMPTY, 1, side, True), Phase(options.progress, "side models", len(data)).advance, side_probs)
         alone = blocks.pack(lengths, [c.data for c in alone_blocks])
