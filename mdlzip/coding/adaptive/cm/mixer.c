@@ -8,22 +8,20 @@
 #define VECTOR_CLONES
 #endif
 
-/* Exactly sum(x * (w + w0)), in three 32-bit sums that vectorize eight wide: w = 2^11 * (w >> 11) +
-   (w & 2047), and with |x| <= 2^11, |w| <= 2^22 + 2^16 and n < 2^8 none can overflow. */
-VECTOR_CLONES int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n, int32_t w0) {
-    int32_t hi = 0, lo = 0, sum = 0;
+/* Exactly sum(x * w), in two 32-bit sums that vectorize eight wide: w = 2^11 * (w >> 11) + (w & 2047),
+   and with |x| <= 2^11, |w| <= 2^22 and n < 2^8 neither sum can overflow. */
+VECTOR_CLONES int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n) {
+    int32_t hi = 0, lo = 0;
     for (int i = 0; i < n; i++) {
         hi += x[i] * (w[i] >> 11);
         lo += x[i] * (w[i] & 2047);
-        sum += x[i];
     }
-    return (int64_t)hi * 2048 + lo + (int64_t)w0 * sum;
+    return (int64_t)hi * 2048 + lo;
 }
 
 /* |x| < 2^11 and |err| < 2^12 * 32, so every product fits in 32 bits. */
-VECTOR_CLONES void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err, int32_t lo, int32_t hi) {
+VECTOR_CLONES void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err) {
     for (int i = 0; i < n; i++) {
-        int32_t v = w[i] + ((x[i] * err + (1 << 12)) >> 13);
-        w[i] = v < lo ? lo : v > hi ? hi : v;
+        w[i] = clamp_weight(w[i] + ((x[i] * err + (1 << 12)) >> 13));
     }
 }

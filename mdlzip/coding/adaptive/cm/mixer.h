@@ -9,8 +9,8 @@
    within 17/4096 (the first layer) or 6/4096 (the later ones), as in paq8px: such a bit teaches
    little but a pull toward ever surer weights (enwik6 -0.04%, kinds -0.02%).
 
-   A set's weights are stored less the starting weight, so an untouched set is zeros and costs no
-   memory (table_alloc.c); the dot product adds the start times the inputs' sum back, exactly. */
+   A set's weights are written when it is first chosen (its counter tells), so a set never chosen
+   costs no memory (table_alloc.c) and the dot product stays the plain one. */
 #ifndef MDLZIP_CM_MIXER_H
 #define MDLZIP_CM_MIXER_H
 
@@ -22,7 +22,7 @@
 #define MIXER_CLOCK 256
 
 typedef struct {
-    int32_t *w;      /* weights less w0 */
+    int32_t *w;
     int32_t w0;      /* every weight's start */
     int huge;        /* the tables' pages (table_alloc) */
     int n_inputs, n_sets;
@@ -30,7 +30,8 @@ typedef struct {
     size_t set;      /* its index */
     int64_t dot;     /* its logit */
     int p;           /* squash of it, 12-bit */
-    uint32_t *trained; /* per set: bits trained on until its rate reached the floor (the schedule's clock) */
+    uint32_t *trained; /* per set: 0 until first chosen (its weights not yet w0), then 1 + the bits it
+                          trained on until its rate reached the floor (the schedule's clock) */
     int lr_start, lr_floor; /* in 1/16 */
     int skip; /* no training when |error| is at most this (of 4096) */
 } Mixer;
@@ -44,6 +45,7 @@ static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int
     m->n_inputs = n_inputs;
     m->n_sets = n_sets;
     m->chosen = m->w;
+    m->set = 0;
     m->lr_start = lr_start;
     m->lr_floor = lr_floor;
     m->skip = skip;
@@ -73,17 +75,27 @@ static inline int32_t clamp_weight(int32_t v) { return v > WEIGHT_LIMIT ? WEIGHT
 
 /* The two loops that dominate the side models' time (mixer.c: vectorized clones chosen at run
    time, integer-exact, so every clone gives the same results). */
-int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n, int32_t w0);
-void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err, int32_t lo, int32_t hi);
+int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);
+void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err);
+
+/* Set ``set``'s weights, each w0 when it is chosen for the first time. */
+static inline int32_t *mixer_row(Mixer *m, size_t set) {
+    int32_t *row = m->w + set * (size_t)m->n_inputs;
+    if (!m->trained[set]) {
+        for (int i = 0; i < m->n_inputs; i++) row[i] = m->w0;
+        m->trained[set] = 1;
+    }
+    return row;
+}
 
 /* Sets weight i of the chosen set (a start given from outside, e.g. the trainer's fitted weights). */
-static inline void mixer_set_weight(Mixer *m, int i, int32_t v) { m->chosen[i] = clamp_weight(v) - m->w0; }
+static inline void mixer_set_weight(Mixer *m, int i, int32_t v) { mixer_row(m, m->set)[i] = clamp_weight(v); }
 
 /* The logit of set ``set`` over inputs x (also kept for the update). */
 static inline int64_t mixer_predict(Mixer *m, const Logistic *lg, const int32_t *x, size_t set) {
     m->set = set % (size_t)m->n_sets;
-    m->chosen = m->w + m->set * (size_t)m->n_inputs;
-    m->dot = dot_product(x, m->chosen, m->n_inputs, m->w0) >> 16;
+    m->chosen = mixer_row(m, m->set);
+    m->dot = dot_product(x, m->chosen, m->n_inputs) >> 16;
     m->p = squash12(lg, m->dot);
     return m->dot;
 }
@@ -98,10 +110,10 @@ static inline void mixer_prefetch(const Mixer *m, size_t set) {
 
 /* The chosen set's rate in 1/16, counting this bit. */
 static inline int mixer_rate(Mixer *m) {
-    uint32_t *n = m->trained + m->set;
-    if ((int64_t)m->lr_floor * (MIXER_CLOCK + *n) > (int64_t)m->lr_start * MIXER_CLOCK) return m->lr_floor; /* settled: no division */
-    int lr = (int)((int64_t)m->lr_start * MIXER_CLOCK / (MIXER_CLOCK + *n));
-    if (*n < 1u << 20) ++*n;
+    uint32_t *n = m->trained + m->set, bits = *n - 1;
+    if ((int64_t)m->lr_floor * (MIXER_CLOCK + bits) > (int64_t)m->lr_start * MIXER_CLOCK) return m->lr_floor; /* settled: no division */
+    int lr = (int)((int64_t)m->lr_start * MIXER_CLOCK / (MIXER_CLOCK + bits));
+    if (bits < 1u << 20) ++*n;
     return lr > m->lr_floor ? lr : m->lr_floor;
 }
 
@@ -110,7 +122,7 @@ static inline int mixer_rate(Mixer *m) {
 static inline void mixer_update(Mixer *m, const int32_t *x, int bit) {
     int err = (bit << P_BITS) - m->p;
     if (abs(err) <= m->skip) return;
-    train_weights(x, m->chosen, m->n_inputs, (err * mixer_rate(m) + 8) >> 4, -WEIGHT_LIMIT - m->w0, WEIGHT_LIMIT - m->w0);
+    train_weights(x, m->chosen, m->n_inputs, (err * mixer_rate(m) + 8) >> 4);
 }
 
 #endif
