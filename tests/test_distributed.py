@@ -23,7 +23,7 @@ DATA = bytes(range(256)) + b"the quick brown fox jumps over the lazy dog. " * 60
 # decoder runs the very model the two processes trained.
 SETTINGS = {
     "train_min": 0, "d_model": 16, "n_layer": 1, "n_head": 1, "d_ff": 16, "window": 8, "n_prev": 2,
-    "steps": 20, "batch": 5, "seq_len": 32, "sparsifier": "none", "tamade": False, "empty": False,
+    "steps": 20, "batch": 5, "seq_len": 32, "sparsifier": "none", "tamade": False, "empty": False, "stop_early": False,
 }
 # --standalone: a free port on this machine, so concurrent runs do not meet.
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -68,6 +68,21 @@ def test_torchrun_compress_writes_an_archive_one_process_decodes_with_the_ranks_
     for name, value in alone.items():
         close = torch.allclose(value, ranks[0][name], atol=1e-4) if value.is_floating_point() else torch.equal(value, ranks[0][name])
         assert close, name
+
+
+def test_torchrun_ranks_stop_training_together_where_the_transformer_cannot_pay(tmp_path):
+    """Rank 0's two-part estimate at the end of pruning decides for every rank: both stop at the
+    same step, and the archive is the side models alone."""
+    (tmp_path / "in.txt").write_bytes(DATA)
+    settings = dict(SETTINGS, sparsifier="l1", tamade=True, empty=True, stop_early=True)
+    extra = [arg for k, v in settings.items() for arg in ("--extra", f"{k}={v}")]
+    cmd = [*TORCHRUN, str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path), "compress", "-v", "--method", "neural", *extra, "-o", "out.mdlz", "in.txt"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "training stopped after 15 of 20 steps" in proc.stderr
+    facts = mdlzip.info((tmp_path / "out.mdlz").read_bytes())
+    assert facts["train_steps"] == 15 and facts["params_nonzero"] == 0 and facts["training"].startswith("stopped after 15 steps")
+    assert mdlzip.decompress((tmp_path / "out.mdlz").read_bytes()) == DATA
 
 
 def test_under_torchrun_compress_takes_one_named_file(run_cli, monkeypatch):

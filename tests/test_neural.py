@@ -12,7 +12,7 @@ from mdlzip.coding import block_coder
 from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded, Options, neural
 
-TINY_PLAN = {"d_model": 32, "n_layer": 1, "n_head": 2, "d_ff": 32, "window": 16, "steps": 60, "seq_len": 64, "train_min": 0}
+TINY_PLAN = {"d_model": 32, "n_layer": 1, "n_head": 2, "d_ff": 32, "window": 16, "steps": 60, "seq_len": 64, "train_min": 0, "stop_early": False}
 TEXT = Path(neural.__file__).read_bytes()[:6000]  # real source text
 
 
@@ -175,3 +175,18 @@ def test_every_phase_reports_its_progress_to_the_end():
         if phase != "note":
             assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:])), phase
             assert seen[-1][0] == seen[-1][1] > 0, phase
+
+
+def test_training_stops_where_the_transformer_cannot_pay():
+    """On 6 kB of source the side models leave a small transformer nothing it could pay for: at
+    the end of pruning the two-part estimate says so, so the quantization-aware phase and the
+    trained candidate's coding pass are not run, and -v and ``info`` say why."""
+    notes = []
+    options = Options(seed=1, extra=dict(TINY_PLAN, stop_early=True), progress=lambda phase, done, total, info: notes.append(info.get("note", "")))
+    enc = neural.encode(TEXT, options)
+    facts = neural.describe(enc, len(TEXT))
+    assert facts["train_steps"] == 45 == int(0.75 * TINY_PLAN["steps"]) and facts["trained_model_candidate_bytes"] == 0
+    assert facts["training"].startswith("stopped after 45 steps: the model pruning kept did not beat the side models alone")
+    assert len(enc.model) + len(enc.data) == facts["side_models_alone_candidate_bytes"] and facts["params_nonzero"] == 0
+    assert any(note.startswith("training stopped after 45 of 60 steps") for note in notes)
+    assert neural.decode(enc, len(TEXT), Options()) == TEXT

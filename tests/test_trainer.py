@@ -82,7 +82,7 @@ def test_mixture_ignores_what_the_side_models_know():
 
 def test_training_for_the_mixture_uses_the_side_models():
     side = np.full((len(DATA), 8), 64000, dtype=np.uint16)  # of 65536: the side models already know every bit
-    plan = TrainPlan(steps=30, batch=4, seq_len=32, sparsifier="l1", seed=3)
+    plan = TrainPlan(steps=30, batch=4, seq_len=32, sparsifier="l1", seed=3, stop_early=False)
     alone = train(DATA, TINY, plan, torch.device("cpu"))
     mixed = train(DATA, TINY, plan, torch.device("cpu"), side_probs=side)
     again = train(DATA, TINY, plan, torch.device("cpu"), side_probs=side)
@@ -91,6 +91,22 @@ def test_training_for_the_mixture_uses_the_side_models():
     assert mixed.qat_bpb < 8 * -math.log2(64000 / 65536) + 0.05 < alone.qat_bpb
     ignored = train(DATA, TINY, replace(plan, mixture=False), torch.device("cpu"), side_probs=side)
     assert torch.equal(ignored.model.head.weight, alone.model.head.weight)
+
+
+def test_training_stops_where_no_model_it_could_keep_beats_the_side_models():
+    """Side models sure of every bit leave a transformer nothing to add: at the end of pruning the
+    best mask's two-part estimate loses to theirs, so quantization-aware training is not run. Side
+    models that know nothing leave it the whole input to learn, and it trains to the end."""
+    plan = TrainPlan(steps=40, batch=4, seq_len=32, sparsifier="l1", seed=3, lr=2e-2)
+    sure = train(DATA, TINY, plan, torch.device("cpu"), side_probs=np.full((len(DATA), 8), 65000, dtype=np.uint16))
+    assert sure.stopped > 0 and sure.steps == int(plan.prune_at * plan.steps) == 30
+    assert math.isnan(sure.qat_bpb) and math.isnan(sure.final_bpb)
+    again = train(DATA, TINY, plan, torch.device("cpu"), side_probs=np.full((len(DATA), 8), 65000, dtype=np.uint16))
+    assert again.stopped == sure.stopped and torch.equal(again.model.head.weight, sure.model.head.weight)
+    blind = train(DATA, TINY, plan, torch.device("cpu"), side_probs=np.full((len(DATA), 8), 32768, dtype=np.uint16))
+    assert blind.stopped is None and blind.steps == plan.steps
+    forced = train(DATA, TINY, replace(plan, stop_early=False), torch.device("cpu"), side_probs=np.full((len(DATA), 8), 65000, dtype=np.uint16))
+    assert forced.stopped is None and forced.steps == plan.steps
 
 
 @pytest.mark.parametrize("sparsifier", ["drr", "none"])

@@ -275,6 +275,8 @@ def encode(data: bytes, options: Options) -> Encoded:
     from ..train.plan import plan_for
 
     cfg, plan = plan_for(len(data), options.level, options.seed, options.extra)
+    if not options.extra.get("empty", True):  # the trained model is measured whatever it costs (benchmarks)
+        plan = replace(plan, stop_early=False)
     prior = options.prior
     # Below MIN_INPUT with a prior only the prior can pay; below train_min nothing trained does.
     will_train = (len(data) >= MIN_INPUT or prior is None) and len(data) >= int(options.extra.get("train_min", TRAIN_MIN_INPUT))
@@ -358,7 +360,11 @@ def encode(data: bytes, options: Options) -> Encoded:
         group.leave()
     if not group.leader:
         return None  # rank 0 codes and writes the archive
-    if will_train:
+    if will_train and result.stopped is not None:
+        why = "pruning kept no weight" if math.isinf(result.stopped) else (
+            f"the model pruning kept would code the input {result.stopped:,.0f} bytes larger than the side models alone (two-part estimate on held-out windows)")
+        note(options.progress, f"training stopped after {result.steps:,} of {plan.steps:,} steps: {why}")
+    elif will_train:
         trained = to_integer(result.model)
         candidates.append(("trained", trained, weight_codec.encode(trained), primed, fixed_mix(result.mix)))
     if side and options.extra.get("empty", True):  # False: measure the trained model alone (benchmarks)
@@ -473,6 +479,15 @@ def locate_damage(encoded: Encoded, original_length: int) -> str | None:
     return None if index is None else f"block {index + 1} of {count}"
 
 
+def _training(header: Header) -> str | None:
+    """Why no trained candidate was coded, where none was."""
+    if header.trained_bytes:
+        return None
+    if header.train_steps:
+        return f"stopped after {header.train_steps:,} steps: the model pruning kept did not beat the side models alone (two-part estimate)"
+    return f"skipped: no transformer is trained below {TRAIN_MIN_INPUT:,} bytes (none paid there); a prior's may be refined"
+
+
 def describe(encoded: Encoded, original_length: int) -> dict:
     header = Header.from_bytes(encoded.header)
     w = model_of(encoded.model, header.cfg)
@@ -496,7 +511,7 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "blocks": blocks.describe(encoded.data, header.blocks, original_length),
         "train_steps": header.train_steps,
         # Why no transformer was trained, where none was (the rule above TRAIN_MIN_INPUT).
-        "training": None if header.train_steps or header.trained_bytes else f"skipped: no transformer is trained below {TRAIN_MIN_INPUT:,} bytes (none paid there); a prior's may be refined",
+        "training": _training(header),
         "train_seconds": header.train_ms / 1000,
         "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,
         "final_float_bpb": header.final_mbpb / 1000 if header.final_mbpb else None,

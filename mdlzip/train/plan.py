@@ -31,6 +31,7 @@ class TrainPlan:
     rel_steps: tuple = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4)  # candidate steps once the mask is fixed
     tamade: bool = True  # False keeps every weight the sparsifier left (the dense baseline with "none")
     mixture: bool = True  # with the side models' bit probabilities given: train the transformer for the mixture with them
+    stop_early: bool = True  # with the mixture: stop where the model kept cannot beat the side models alone (trainer.py)
     seed: int = 0
 
 

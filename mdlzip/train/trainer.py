@@ -10,7 +10,12 @@ deterministic given the seed, the device and the thread count.
 When the coder will mix the transformer with the side models, the codelength
 trained and priced is that of their mixture, not the transformer's alone: the
 side models already code most of text well, and a weight pays only for what it
-adds to them.
+adds to them. Then the training also stops where the transformer cannot pay: at the
+end of pruning, if the model kept does not beat the side models alone by the
+two-part estimate (its weights' bits and the data's codelength on windows of the
+input held out of training, against the side models' own codelength there), the
+quantization-aware phase is not run, and the encoder does not code a candidate that
+would lose (``TrainResult.stopped``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ from .sparsity.base import Sparsifier
 # The float model's codelengths reported with the archive are measured on at most this many bytes
 # of the input, evenly spread: at 4 MiB a whole pass cost more than the training itself.
 EVAL_BYTES = 1 << 17
+# Windows held out of training to judge whether the model kept pays (at most one in HELD_SHARE
+# of the input): on linux-4MiB the training sample's estimate, 48 windows the model had trained
+# on, said a model paid that coded the input 275 bytes larger than the side models alone.
+HELD_WINDOWS, HELD_SHARE = 256, 16
 # malloc maps a tensor beyond a few MiB afresh at every allocation, a page fault per 4 KiB: the
 # passes without gradients (pricing, calibration, evaluation) take a few windows at a time so
 # that their attention matrices (heads x T x T floats a window) stay within this. Measured on 48
@@ -63,6 +72,9 @@ class TrainResult:
     bits_per_nonzero: float  # the price of a weight the model-size term used last
     rel_step: float  # the quantization step chosen
     mix: tuple[float, float] = (1.0, 1.0)  # the weights of the transformer's and the side models' logits in the mixture trained
+    # Set where the training stopped because the model kept cannot pay: by how many bytes its two-part
+    # estimate (model + data) exceeds the side models' own (infinite: it kept no weight).
+    stopped: Optional[float] = None
 
 
 def _tokens(raw: np.ndarray, first: np.ndarray, floor: np.ndarray, width: int) -> torch.Tensor:
@@ -96,16 +108,37 @@ class ByteWindows:
     memory and the work of a draw follow the batch, not the input.
     """
 
-    def __init__(self, data: bytes, n_prev: int, seq_len: int, device, side_probs: Optional[np.ndarray] = None):
+    def __init__(self, data: bytes, n_prev: int, seq_len: int, device, side_probs: Optional[np.ndarray] = None, held: int = 0):
         self.raw = np.frombuffer(data, dtype=np.uint8)
         self.side = side_probs
         self.n_prev, self.seq_len = n_prev, min(seq_len, len(data))
         self.device = device
+        # ``held`` windows evenly spread, whose bytes no drawn window's targets include
+        span = len(self.raw) - self.seq_len
+        self.held = np.array([(2 * k + 1) * span // (2 * held) for k in range(held)], dtype=np.int64)
+
+    def _starts(self, batch: int, gen: torch.Generator) -> np.ndarray:
+        """Window starts drawn from ``gen``, those that would overlap a held window drawn again."""
+        L = self.seq_len
+        starts = torch.randint(0, len(self.raw) - L + 1, (batch,), generator=gen).numpy()
+        while len(self.held):
+            i = np.searchsorted(self.held, starts)
+            gap = np.minimum(np.abs(starts - self.held[np.maximum(i - 1, 0)]), np.abs(self.held[np.minimum(i, len(self.held) - 1)] - starts))
+            clash = gap < L
+            if not clash.any():
+                break
+            starts[clash] = torch.randint(0, len(self.raw) - L + 1, (int(clash.sum()),), generator=gen).numpy()
+        return starts
+
+    def held_out(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        return self._windows(self.held)
 
     def sample(self, batch: int, gen: torch.Generator, share: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """``batch`` windows drawn from ``gen``, of which ``share`` is made (a rank's part of a batch)."""
+        return self._windows(self._starts(batch, gen)[share])
+
+    def _windows(self, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         L, P = self.seq_len, self.n_prev
-        starts = torch.randint(0, len(self.raw) - L + 1, (batch,), generator=gen).numpy()[share]
         # Input token t is byte t - 1 (BOS before the start), preceded by n_prev tokens of context.
         x = _tokens(self.raw, starts - P - 1, np.zeros_like(starts), L + P)
         targets = starts[:, None] + np.arange(L)
@@ -183,9 +216,9 @@ class Pricer:
     the final mask and quantization step by total codelength.
     """
 
-    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, mix: torch.Tensor, sample_windows: int = 48):
+    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, mix: torch.Tensor, sample_windows: int = 48, sample=None):
         self.model, self.n_bytes, self.mix = model, n_bytes, mix
-        self.x, self.y, self.side = windows.sample(sample_windows, gen)
+        self.x, self.y, self.side = sample if sample is not None else windows.sample(sample_windows, gen)
 
     def _steps(self, rel_step: float) -> dict[str, tuple[int, int]]:
         return {n: weight_step(l.weight * l.mask, rel_step) for n, l in self.model.named_weights().items()}
@@ -215,6 +248,18 @@ class Pricer:
 
     def total_bits(self, rel_step: float) -> float:
         return self.model_bits(rel_step)[0] + self.data_bits(rel_step)
+
+    def side_bits(self) -> float:
+        """The input's codelength under the side models alone, estimated from the same sample
+        (which makes the difference from ``data_bits`` far steadier than either)."""
+        return float(F.softplus(-self.side).sum()) / math.log(2) / len(self.x) / self.side.shape[1] * self.n_bytes
+
+
+def _loses_by(judge: Pricer, rel_step: float) -> float:
+    """Bytes by which the model as it stands codes the input larger than the side models alone, by
+    the judge's estimate; infinite where it kept no weight."""
+    bits, nonzero = judge.model_bits(rel_step)
+    return (bits + judge.data_bits(rel_step) - judge.side_bits()) / 8 if nonzero else math.inf
 
 
 @torch.no_grad()
@@ -286,9 +331,12 @@ def train(
     for emb in model.emb:
         emb.mask.copy_(present[:, None].float().expand_as(emb.mask))
     group.broadcast_model(model)
-    windows = ByteWindows(data, cfg.n_prev, plan.seq_len, device, side_probs if plan.mixture else None)
+    judging = side_probs is not None and plan.mixture and plan.stop_early
+    held = min(HELD_WINDOWS, len(data) // (HELD_SHARE * plan.seq_len)) if judging else 0
+    windows = ByteWindows(data, cfg.n_prev, plan.seq_len, device, side_probs if plan.mixture else None, held)
     mix = torch.ones(2, device=device, requires_grad=True)
     pricer = Pricer(model, windows, len(data), gen, mix)
+    judge = Pricer(model, windows, len(data), gen, mix, sample=windows.held_out()) if held else None
     sparsifier = sparsity.make(plan.sparsifier, model, plan.steps)
 
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("emb")]
@@ -302,7 +350,7 @@ def train(
     first = int(plan.prelude * plan.steps)
     prune = max(first, int(plan.prune_at * plan.steps))
     remeasure = max(1, (prune - first) // 8)
-    alpha, bits_per_nonzero, rel_step = 0.0, float("nan"), plan.rel_step
+    alpha, bits_per_nonzero, rel_step, loses_by = 0.0, float("nan"), plan.rel_step, None
     float_bpb, tail, recent = float("nan"), [], []
     start = time.monotonic()
 
@@ -312,17 +360,28 @@ def train(
         bits_per_nonzero = bits / max(1, nonzero)
         return bits_per_nonzero / len(data)
 
-    def finish_training_phase():
-        nonlocal float_bpb, rel_step
+    def finish_training_phase() -> bool:
+        """Fixes the mask and step; False where the model kept cannot pay (then nothing else is done)."""
+        nonlocal float_bpb, rel_step, loses_by
         sparsifier.finish()
         model.eval()
         if streams:
             float_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES)
         rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
+        if judge is not None:
+            # Every rank stops or none: rank 0's estimate decides.
+            # A mask that kept no weight leaves no model at all, whatever the mixing weights make of
+            # the side models' logits.
+            margin = np.array([_loses_by(judge, rel_step)], dtype=np.float64) if group.leader else None
+            margin = float(group.broadcast_array(margin, (1,), np.float64)[0])
+            if margin >= 0:
+                loses_by = margin
+                return False
         x = windows.sample(min(64, 8 * plan.batch), gen)[0]
         model.start_quantization(x, rel_step, windows_per_pass(cfg, x.shape[1]))
         group.broadcast_model(model)
         model.train()
+        return True
 
     for step in range(plan.steps):
         if step == first and first < prune:
@@ -332,8 +391,8 @@ def train(
         regularized = first <= step < prune
         if regularized and (step - first) % remeasure == 0:
             alpha = price_a_weight()
-        if step == prune:
-            finish_training_phase()
+        if step == prune and not finish_training_phase():
+            break
         frac = step / plan.steps
         lr = plan.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
@@ -356,10 +415,14 @@ def train(
             tail.append(value)
         if progress and (step % 10 == 0 or step == plan.steps - 1):
             progress(step + 1, plan.steps, {"bpb": float(np.mean(recent[-50:])), "phase": "qat" if step >= prune else "sparsify" if regularized else "dense"})
-    if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
-        finish_training_phase()
+    else:
+        step = plan.steps
+        if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
+            finish_training_phase()
     model.eval()
+    weights = tuple(float(v) for v in mix.detach().cpu()) if windows.side is not None else (1.0, 1.0)
+    if loses_by is not None:
+        return TrainResult(model, float_bpb, float("nan"), float("nan"), time.monotonic() - start, step, bits_per_nonzero, rel_step, weights, loses_by)
     group.check_same(model)
     final_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES) if streams else float("nan")
-    weights = tuple(float(v) for v in mix.detach().cpu()) if windows.side is not None else (1.0, 1.0)
     return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step, weights)
