@@ -113,7 +113,7 @@ def run_mdlzip(path: Path, level: int, method: str, threads: int, extra: list[st
     if not _verified(row, "compress", packed, path):
         return row
     facts = json.loads(subprocess.run([*MDLZIP, "info", "--json", str(archive)], capture_output=True, check=True).stdout)
-    row["info"] = {k: facts.get(k) for k in ("method", "block_count", "side_models", "params_nonzero", "trained_model_candidate_bytes", "side_models_alone_candidate_bytes")}
+    row["info"] = {k: facts.get(k) for k in ("method", "block_count", "side_models", "params_nonzero", "train_steps", "training", "trained_model_candidate_bytes", "side_models_alone_candidate_bytes")}
     row["compress_block_process_peak_mib"] = _note_peak(packed["stderr"])
     for workers in sorted({1, threads}):
         unpacked = measure([*MDLZIP, "decompress", "-v", "-c", f"-T{workers}", str(archive)], restored)
@@ -154,6 +154,8 @@ def _phase(row: dict, key: str) -> str:
 
 def markdown(results: dict) -> str:
     lines = [f"# Large inputs: {results['name']}", "", f"Machine: {machine_line(results['machine'])}", ""]
+    if results.get("extra"):
+        lines += ["mdlzip compress settings: " + ", ".join(f"`--extra {e}`" for e in results["extra"]), ""]
     lines += [
         "Seconds: wall and CPU (user + system, worker processes included). Peak RSS MiB: of the largest",
         "process, and of the process with its workers together (sampled, a lower bound). d T1 / d TN:",
@@ -179,6 +181,13 @@ def markdown(results: dict) -> str:
                 f"| {r['compressor']} | {r['compressed_bytes']:,} | {8 * r['compressed_bytes'] / f['bytes']:.3f} | {_phase(r, 'compress')} "
                 f"| {_phase(r, 'decompress_T1')} | {_phase(r, threads)} | {speedup} | {blocks} |"
             )
+        for r in f["rows"]:
+            info = r.get("info") or {}
+            if r["status"] == "ok" and "trained_model_candidate_bytes" in info:
+                trained = info["trained_model_candidate_bytes"]
+                model = f"trained model candidate {trained:,} B ({info['params_nonzero']:,} nonzero weights)" if trained else "no trained model candidate"
+                training = f"; training {info['training']}" if info.get("training") else ""
+                lines += ["", f"{r['compressor']}: {model}, side models alone {info['side_models_alone_candidate_bytes'] or 0:,} B{training}"]
         lines.append("")
     return "\n".join(lines)
 

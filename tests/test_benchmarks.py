@@ -213,7 +213,11 @@ def test_large_input_benchmark_records_both_decodes_and_the_classics(tmp_path):
     assert mdlzip_row["compress_block_process_peak_mib"] > 0
     assert [r["compressor"] for r in classics] == ["xz -9e", "zstd -19 --long"]
     assert all(r["status"] == "ok" and 0 < r["compressed_bytes"] < 30_000 for r in classics if shutil.which(r["compressor"].split()[0]))
-    assert "## text: 30,000 bytes, mdlzip level 1" in (tmp_path / "l.md").read_text()
+    md = (tmp_path / "l.md").read_text()
+    assert "## text: 30,000 bytes, mdlzip level 1" in md and "mdlzip compress settings: `--extra block_size=10000`" in md
+    # What the encoder did with training, from info: below 8 MiB none is trained.
+    assert mdlzip_row["info"]["train_steps"] == 0 and "mdlzip -1 --method neural -T2: no trained model candidate, side models alone" in md
+    assert "; training skipped: no transformer is trained below" in md
 
 
 def test_mdl_curve_records_each_sparsifier_and_price_and_resumes(tmp_path):
