@@ -510,7 +510,7 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "block_table_bytes": blocks.table_bytes(encoded.data, header.blocks),
         "blocks": blocks.describe(encoded.data, header.blocks, original_length),
         "train_steps": header.train_steps,
-        # Why no transformer was trained, where none was (the rule above TRAIN_MIN_INPUT).
+        # Why no trained candidate was coded, where none was: training skipped, or stopped.
         "training": _training(header),
         "train_seconds": header.train_ms / 1000,
         "float_bpb": header.float_mbpb / 1000 if header.float_mbpb else None,

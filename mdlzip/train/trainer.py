@@ -122,9 +122,7 @@ class ByteWindows:
         L = self.seq_len
         starts = torch.randint(0, len(self.raw) - L + 1, (batch,), generator=gen).numpy()
         while len(self.held):
-            i = np.searchsorted(self.held, starts)
-            gap = np.minimum(np.abs(starts - self.held[np.maximum(i - 1, 0)]), np.abs(self.held[np.minimum(i, len(self.held) - 1)] - starts))
-            clash = gap < L
+            clash = (np.abs(starts[:, None] - self.held[None, :]) < L).any(axis=1)
             if not clash.any():
                 break
             starts[clash] = torch.randint(0, len(self.raw) - L + 1, (int(clash.sum()),), generator=gen).numpy()
@@ -216,7 +214,7 @@ class Pricer:
     the final mask and quantization step by total codelength.
     """
 
-    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, mix: torch.Tensor, sample_windows: int = 48, sample=None):
+    def __init__(self, model: ByteTransformer, windows: "ByteWindows", n_bytes: int, gen: torch.Generator, mix: torch.Tensor, sample_windows: int = 48, sample: Optional[tuple] = None):
         self.model, self.n_bytes, self.mix = model, n_bytes, mix
         self.x, self.y, self.side = sample if sample is not None else windows.sample(sample_windows, gen)
 
@@ -350,7 +348,7 @@ def train(
     first = int(plan.prelude * plan.steps)
     prune = max(first, int(plan.prune_at * plan.steps))
     remeasure = max(1, (prune - first) // 8)
-    alpha, bits_per_nonzero, rel_step, loses_by = 0.0, float("nan"), plan.rel_step, None
+    alpha, bits_per_nonzero, rel_step, loses_by, trained = 0.0, float("nan"), plan.rel_step, None, plan.steps
     float_bpb, tail, recent = float("nan"), [], []
     start = time.monotonic()
 
@@ -369,9 +367,8 @@ def train(
             float_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES)
         rel_step = choose_mask_and_step(model, sparsifier, pricer, plan)
         if judge is not None:
-            # Every rank stops or none: rank 0's estimate decides.
-            # A mask that kept no weight leaves no model at all, whatever the mixing weights make of
-            # the side models' logits.
+            # Every rank stops or none: rank 0's estimate decides. A mask that kept no weight leaves
+            # no model at all, whatever the mixing weights make of the side models' logits.
             margin = np.array([_loses_by(judge, rel_step)], dtype=np.float64) if group.leader else None
             margin = float(group.broadcast_array(margin, (1,), np.float64)[0])
             if margin >= 0:
@@ -392,6 +389,7 @@ def train(
         if regularized and (step - first) % remeasure == 0:
             alpha = price_a_weight()
         if step == prune and not finish_training_phase():
+            trained = step
             break
         frac = step / plan.steps
         lr = plan.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
@@ -415,14 +413,12 @@ def train(
             tail.append(value)
         if progress and (step % 10 == 0 or step == plan.steps - 1):
             progress(step + 1, plan.steps, {"bpb": float(np.mean(recent[-50:])), "phase": "qat" if step >= prune else "sparsify" if regularized else "dense"})
-    else:
-        step = plan.steps
-        if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
-            finish_training_phase()
+    if prune >= plan.steps:  # too few steps for a separate phase: choose the mask and quantize at the end
+        finish_training_phase()
     model.eval()
     weights = tuple(float(v) for v in mix.detach().cpu()) if windows.side is not None else (1.0, 1.0)
     if loses_by is not None:
-        return TrainResult(model, float_bpb, float("nan"), float("nan"), time.monotonic() - start, step, bits_per_nonzero, rel_step, weights, loses_by)
+        return TrainResult(model, float_bpb, float("nan"), float("nan"), time.monotonic() - start, trained, bits_per_nonzero, rel_step, weights, loses_by)
     group.check_same(model)
     final_bpb = evaluate_bpb(model, data, streams, max_bytes=EVAL_BYTES) if streams else float("nan")
     return TrainResult(model, float_bpb, final_bpb, float(np.mean(tail)), time.monotonic() - start, plan.steps, bits_per_nonzero, rel_step, weights)
