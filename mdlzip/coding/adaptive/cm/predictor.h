@@ -2,7 +2,17 @@
 
    Integer arithmetic only, in a fixed order: streams 0..m-1 of a step, each byte's bits from the
    most significant down, every table updated right after the bit it predicted. Encoder and
-   decoder run this same code, so they hold the same state at every bit on any machine. */
+   decoder run this same code, so they hold the same state at every bit on any machine.
+
+   One thread. A second one was tried for the contexts' work: the contexts in two lanes, each
+   with a part of the hashed and run tables of its own, so that either thread could run a lane
+   and give the same bits, and the next bit's inputs read before this bit's updates, so that the
+   second thread answered before it learned (about 100 ns per hand-over, two per bit). On the
+   2-core machine it was no faster: 300 kB of text in 4.4-10.7 s against 5.3-7.7 s in one
+   thread, enwik6 in 16.9-23.0 s against 17.7-20.1 s (alternately, one sitting). The coding
+   thread's own time hardly fell with half or more of the contexts moved out, and still did not
+   with no inputs passed between the threads: the work moved had run in the shadow of that
+   thread's memory waits (the mixers' and APMs' rows), which stayed. */
 #ifndef MDLZIP_CM_PREDICTOR_H
 #define MDLZIP_CM_PREDICTOR_H
 
