@@ -126,7 +126,7 @@ def _has_structure(size: int, best_classic: int) -> bool:
     return best_classic < (1 - STRUCTURE_MIN_SAVING) * size
 
 
-def _unpack(blob: bytes) -> tuple[int, int, bytes, methods.Encoded]:
+def _unpack(blob: bytes) -> tuple[int, int, Optional[bytes], methods.Encoded]:
     """``container.unpack``; where the CRC32 fails, the error names the damaged part if the method can tell."""
     try:
         return container.unpack(blob)
@@ -155,7 +155,7 @@ def decompress(
     data = bytes(_require(method_id).decode(encoded, original_length, options))
     if len(data) != original_length:
         raise MdlzipError(f"corrupt archive: decoded {len(data)} bytes, expected {original_length}")
-    if container.checksum(data) != content_checksum:
+    if content_checksum is not None and container.checksum(data) != content_checksum:
         raise MdlzipError("corrupt archive: content checksum mismatch")
     return data
 
@@ -180,11 +180,11 @@ def info(blob: bytes) -> dict:
         "format_version": container.FORMAT_VERSION,
         "original_bytes": original_length,
         "archive_bytes": len(blob),
-        **container.layout(original_length, encoded),
+        **container.layout(method_id, original_length, encoded),
         "bits_per_byte": 8 * len(blob) / original_length if original_length else None,
         "params_total": None,
         "params_nonzero": None,
-        "checksum": content_checksum.hex(),
+        "checksum": content_checksum.hex() if content_checksum is not None else None,
     }
     describe = getattr(_load(method_id), "describe", None)
     if describe is not None:

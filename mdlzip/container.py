@@ -1,4 +1,11 @@
-"""The archive container of FORMAT.md: fixed fields, three length-prefixed sections, CRC32.
+"""The archive container of FORMAT.md: fixed fields, the method's sections, CRC32.
+
+The neural method has three length-prefixed sections (header, model, data); the classic
+methods, whose header and model are always empty, only a data section; and the stored
+method's data is the input itself, whose length the archive states already and whose bytes
+the CRC32 checks, so it has neither a length prefix nor a content checksum. On an input that
+does not compress (a JPEG, a zip) the archive is then the input plus 13 bytes or so, less
+than zstd's frame adds (19 bytes on 250 kB).
 
 Pure Python on purpose: a damaged or hostile archive is rejected here, before any
 method (and so before torch or a model) is involved. The reader never trusts a
@@ -14,10 +21,14 @@ import zlib
 from .errors import MdlzipError
 from .methods import NAMES, Encoded
 
+_NAME_OF_ID = {mid: name for name, mid in NAMES.items()}
+
 MAGIC = b"\x89MDZ"
-FORMAT_VERSION = 13
+FORMAT_VERSION = 14
 # Earlier versions, and the mdlzip release that reads them: this one reads only its own.
-RELEASE_OF_VERSION = {1: "0.1", 2: "0.2", 3: "0.3", 4: "0.4", 5: "0.5", 6: "0.6", 7: "0.7", 8: "0.8", 9: "0.9", 10: "0.10", 11: "0.11", 12: "0.12"}
+RELEASE_OF_VERSION = {
+    1: "0.1", 2: "0.2", 3: "0.3", 4: "0.4", 5: "0.5", 6: "0.6", 7: "0.7", 8: "0.8", 9: "0.9", 10: "0.10", 11: "0.11", 12: "0.12", 13: "0.13",
+}
 CHECKSUM_BYTES = 8
 CRC_BYTES = 4
 # 1 TiB: far beyond what an in-memory compressor handles, small enough that a
@@ -27,8 +38,16 @@ MAX_LENGTH = 1 << 40
 # that the limit can grow in a later version without changing the encoding.
 MAX_VARINT_BYTES = 10
 SECTIONS = ("header", "model", "data")
+STORED = NAMES["stored"]
+# The methods with a header and a model section; the others have a data section alone.
+MODELLED = frozenset({NAMES["neural"]})
 
 _METHOD_IDS = frozenset(NAMES.values())
+
+
+def sections_of(method_id: int) -> tuple[str, ...]:
+    """The length-prefixed sections a method's archive holds (none for stored: its data is the input)."""
+    return () if method_id == STORED else SECTIONS if method_id in MODELLED else ("data",)
 
 
 def checksum(data: bytes) -> bytes:
@@ -56,33 +75,50 @@ def _fixed_fields(method_id: int, original_length: int, content_checksum: bytes)
         raise MdlzipError(f"unknown method id {method_id}")
     if len(content_checksum) != CHECKSUM_BYTES:
         raise MdlzipError(f"checksum must be {CHECKSUM_BYTES} bytes")
-    return MAGIC + bytes([FORMAT_VERSION, method_id]) + encode_uvarint(original_length) + content_checksum
+    fields = MAGIC + bytes([FORMAT_VERSION, method_id]) + encode_uvarint(original_length)
+    return fields if method_id == STORED else fields + content_checksum
 
 
 def _section(payload: bytes) -> bytes:
     return encode_uvarint(len(payload)) + payload
 
 
+def _check_sections(method_id: int, original_length: int, encoded: Encoded) -> None:
+    """What the layout leaves out must be empty (stored: its data the whole input)."""
+    if method_id not in MODELLED and (encoded.header or encoded.model):
+        raise MdlzipError(f"a {_NAME_OF_ID[method_id]} archive has no header or model section")
+    if method_id == STORED and len(encoded.data) != original_length:
+        raise MdlzipError("a stored archive's data is the input")
+
+
 def pack(method_id: int, original_length: int, content_checksum: bytes, encoded: Encoded) -> bytes:
     """The complete archive for one encoded input."""
-    body = _fixed_fields(method_id, original_length, content_checksum) + b"".join(
-        _section(getattr(encoded, name)) for name in SECTIONS
-    )
+    body = _fixed_fields(method_id, original_length, content_checksum)
+    _check_sections(method_id, original_length, encoded)
+    if method_id == STORED:
+        body += encoded.data
+    else:
+        body += b"".join(_section(getattr(encoded, name)) for name in sections_of(method_id))
     return body + zlib.crc32(body).to_bytes(CRC_BYTES, "little")
 
 
-def layout(original_length: int, encoded: Encoded) -> dict:
+def layout(method_id: int, original_length: int, encoded: Encoded) -> dict:
     """The archive's exact byte split; the three numbers sum to the archive size.
 
     header_bytes holds everything that is not model or data: the fixed fields, the
     header section with its length prefix and the trailing CRC32. model_bytes and
-    data_bytes are those sections with their length prefixes.
+    data_bytes are those sections with their length prefixes (0 where there is no
+    such section; stored's data has no prefix).
     """
-    fixed = len(MAGIC) + 2 + len(encode_uvarint(original_length)) + CHECKSUM_BYTES + CRC_BYTES
+    fixed = len(MAGIC) + 2 + len(encode_uvarint(original_length)) + CRC_BYTES
+    if method_id == STORED:
+        return {"header_bytes": fixed, "model_bytes": 0, "data_bytes": len(encoded.data)}
+    kept = sections_of(method_id)
+    size = {name: len(_section(getattr(encoded, name))) if name in kept else 0 for name in SECTIONS}
     return {
-        "header_bytes": fixed + len(_section(encoded.header)),
-        "model_bytes": len(_section(encoded.model)),
-        "data_bytes": len(_section(encoded.data)),
+        "header_bytes": fixed + CHECKSUM_BYTES + size["header"],
+        "model_bytes": size["model"],
+        "data_bytes": size["data"],
     }
 
 
@@ -129,9 +165,10 @@ class _Reader:
         raise MdlzipError(f"corrupt archive: {what} is longer than {MAX_VARINT_BYTES} bytes")
 
 
-def unpack(blob: bytes) -> tuple[int, int, bytes, Encoded]:
+def unpack(blob: bytes) -> tuple[int, int, bytes | None, Encoded]:
     """Check an archive's structure and CRC32; return (method_id, original_length, checksum, Encoded).
 
+    The checksum is None for a stored archive, whose CRC32 covers the original bytes themselves.
     Decoding the data and verifying the content checksum is the caller's job
     (``api.decompress``), since that needs the method.
     """
@@ -160,9 +197,11 @@ def unpack(blob: bytes) -> tuple[int, int, bytes, Encoded]:
     if method_id not in _METHOD_IDS:
         raise MdlzipError(f"unknown method id {method_id}")
     original_length = reader.uvarint("original length")
-    content_checksum = reader.take(CHECKSUM_BYTES, "content checksum")
+    content_checksum = None if method_id == STORED else reader.take(CHECKSUM_BYTES, "content checksum")
     sections = {}
-    for name in SECTIONS:
+    if method_id == STORED:
+        sections["data"] = reader.take(original_length, "stored data")
+    for name in sections_of(method_id):
         size = reader.uvarint(f"{name} section length")
         sections[name] = reader.take(size, f"{name} section")
     if reader.remaining():

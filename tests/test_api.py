@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import types
+import zlib
 from pathlib import Path
 
 import pytest
@@ -145,13 +146,25 @@ def test_auto_is_never_larger_than_any_method():
 
 def test_auto_is_never_much_larger_than_xz_9e():
     # The container's fields less the 8-byte CRC64 that an .xz file carries and the data section
-    # does not: at most 18 bytes for inputs under 2 MiB.
+    # does not: at most 16 bytes for inputs under 2 MiB.
     for data in (b"", b"q", random.Random(1).randbytes(5000), sample_text(), records()):
-        assert len(mdlzip.compress(data)) <= len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)) + 18
+        assert len(mdlzip.compress(data)) <= len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)) + 16
 
 
-def test_empty_input_overhead_is_22_bytes():
-    assert len(mdlzip.compress(b"")) == 22
+@pytest.mark.parametrize("size", [20_000, 250_000, 1_000_000])
+def test_data_that_does_not_compress_costs_less_than_a_zstd_frame(size):
+    """Random bytes, as a JPEG or a zip is to every method: stored, 13 bytes over the input, where
+    the zstd command's frame (level 19, its checksum on) adds more."""
+    import zstandard
+
+    data = random.Random(size).randbytes(size)
+    archive = mdlzip.compress(data, level=1)
+    assert method_of(archive) == "stored" and mdlzip.decompress(archive) == data
+    assert len(archive) == size + 13 < len(zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data))
+
+
+def test_empty_input_overhead_is_11_bytes():
+    assert len(mdlzip.compress(b"")) == 11
 
 
 def test_neural_missing_gives_a_clean_error():
@@ -184,8 +197,9 @@ def test_auto_treats_missing_min_input_as_unavailable(neural):
 
 def test_auto_ties_go_to_the_simpler_method(monkeypatch):
     data = random.Random(2).randbytes(3000)  # stored is best among the classics
-    # stored: data section 2 + 3000 bytes; the stand-in: header 1+1, model 1+2, data 2 + 2997.
-    monkeypatch.setitem(sys.modules, "mdlzip.methods.neural", make_neural(data_cost=2997))
+    # stored: the 3,000 bytes alone; the stand-in: the content checksum 8, header 1+1, model 1+2,
+    # data 2 + 2985.
+    monkeypatch.setitem(sys.modules, "mdlzip.methods.neural", make_neural(data_cost=2985))
     assert len(mdlzip.compress(data, method="neural")) == len(mdlzip.compress(data, method="stored"))
     assert method_of(mdlzip.compress(data)) == "stored"
 
@@ -207,10 +221,10 @@ def test_info_keys_and_nulls():
     archive = mdlzip.compress(data, method="zstd")
     facts = mdlzip.info(archive)
     assert INFO_KEYS <= set(facts)
-    assert facts["method"] == "zstd" and facts["format_version"] == container.FORMAT_VERSION == 13
+    assert facts["method"] == "zstd" and facts["format_version"] == container.FORMAT_VERSION == 14
     assert facts["original_bytes"] == len(data) and facts["archive_bytes"] == len(archive)
     assert facts["header_bytes"] + facts["model_bytes"] + facts["data_bytes"] == len(archive)
-    assert facts["model_bytes"] == 1  # an empty model section is its one-byte length prefix
+    assert facts["model_bytes"] == 0  # a classic method's archive has no model section
     assert facts["bits_per_byte"] == pytest.approx(8 * len(archive) / len(data))
     assert facts["params_total"] is None and facts["params_nonzero"] is None
     assert facts["checksum"] == container.checksum(data).hex()
@@ -218,7 +232,7 @@ def test_info_keys_and_nulls():
 
 def test_info_of_empty_input_has_no_bits_per_byte():
     facts = mdlzip.info(mdlzip.compress(b""))
-    assert facts["bits_per_byte"] is None and facts["archive_bytes"] == 22
+    assert facts["bits_per_byte"] is None and facts["archive_bytes"] == 11
 
 
 def test_info_merges_the_method_description(neural):
@@ -227,14 +241,16 @@ def test_info_merges_the_method_description(neural):
     assert facts["model_bytes"] == 3
 
 
-def test_wrong_content_checksum_is_caught_after_decoding():
+@pytest.mark.parametrize("method_id", [1, 3])
+def test_wrong_content_checksum_is_caught_after_decoding(method_id):
     data = b"hello world"
-    archive = container.pack(0, len(data), container.checksum(b"hello World"), Encoded(data=data))
+    encoded = api.methods.get(method_id).encode(data, api.Options())
+    archive = container.pack(method_id, len(data), container.checksum(b"hello World"), encoded)
     with pytest.raises(MdlzipError, match="content checksum mismatch"):
         mdlzip.decompress(archive)
 
 
-@pytest.mark.parametrize("method_id", [0, 1, 3])
+@pytest.mark.parametrize("method_id", [1, 3])
 def test_declared_length_must_match(method_id):
     data = sample_text(1000)
     encoded = api.methods.get(method_id).encode(data, api.Options())
@@ -242,6 +258,17 @@ def test_declared_length_must_match(method_id):
         archive = container.pack(method_id, length, container.checksum(data), encoded)
         with pytest.raises(MdlzipError, match="decoded"):
             mdlzip.decompress(archive)
+
+
+def test_a_stored_archive_is_as_long_as_its_declared_length():
+    """Its data is the input: a length that disagrees with the bytes there is a broken frame."""
+    data = sample_text(1000)
+    body = container.pack(0, len(data), container.checksum(data), Encoded(data=data))[:-4]
+    fields = len(container.MAGIC) + 2
+    for length, error in ((len(data) - 1, "1 unexpected bytes"), (len(data) + 1, "stored data needs 1001 bytes")):
+        framed = body[:fields] + container.encode_uvarint(length) + body[fields + 2 :]
+        with pytest.raises(MdlzipError, match=error):
+            mdlzip.decompress(framed + zlib.crc32(framed).to_bytes(4, "little"))
 
 
 def test_zstd_trailing_bytes_in_the_data_section_are_rejected():

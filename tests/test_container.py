@@ -11,7 +11,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 # The worked example of FORMAT.md: method stored, original b"abc".
-ABC_ARCHIVE = bytes.fromhex("894d445a 0d 00 03 d8bb14d833d59559 00 00 03 616263 003beed2")
+ABC_ARCHIVE = bytes.fromhex("894d445a 0e 00 03 616263 4d82ef1e")
 
 
 def pack(encoded: Encoded, method_id: int = 1, length: int = 3, checksum: bytes = b"\x00" * 8) -> bytes:
@@ -25,7 +25,7 @@ def with_crc(body: bytes) -> bytes:
 
 def test_worked_example_matches_format_md():
     assert container.pack(0, 3, container.checksum(b"abc"), Encoded(data=b"abc")) == ABC_ARCHIVE
-    assert container.unpack(ABC_ARCHIVE) == (0, 3, container.checksum(b"abc"), Encoded(data=b"abc"))
+    assert container.unpack(ABC_ARCHIVE) == (0, 3, None, Encoded(data=b"abc"))
 
 
 def test_checksum_is_blake2b_64():
@@ -63,14 +63,44 @@ def test_round_trip_all_sections():
 )
 @pytest.mark.parametrize("length", [0, 127, 128, 1 << 40])
 def test_layout_sums_to_archive_size(encoded, length):
-    sizes = container.layout(length, encoded)
-    assert sum(sizes.values()) == len(pack(encoded, length=length))
+    sizes = container.layout(2, length, encoded)
+    assert sum(sizes.values()) == len(pack(encoded, method_id=2, length=length))
     assert sizes["model_bytes"] == len(container.encode_uvarint(len(encoded.model))) + len(encoded.model)
     assert sizes["data_bytes"] == len(container.encode_uvarint(len(encoded.data))) + len(encoded.data)
 
 
-def test_empty_stored_archive_is_22_bytes():
-    assert len(container.pack(0, 0, container.checksum(b""), Encoded())) == 22
+@pytest.mark.parametrize("method_id", [1, 3])
+@pytest.mark.parametrize("data", [b"", b"x", b"d" * 300])
+def test_classic_methods_have_a_data_section_alone(method_id, data):
+    """No header or model section: 2 bytes less than three sections, and nothing else may be written."""
+    encoded = Encoded(data=data)
+    archive = pack(encoded, method_id=method_id, length=1000)
+    sizes = container.layout(method_id, 1000, encoded)
+    assert sum(sizes.values()) == len(archive) == 4 + 1 + 1 + 2 + 8 + len(container.encode_uvarint(len(data))) + len(data) + 4
+    assert sizes["model_bytes"] == 0 and sizes["data_bytes"] == len(container.encode_uvarint(len(data))) + len(data)
+    assert container.unpack(archive) == (method_id, 1000, b"\x00" * 8, encoded)
+    for extra in (Encoded(header=b"h", data=data), Encoded(model=b"m", data=data)):
+        with pytest.raises(MdlzipError, match="archive has no header or model section"):
+            pack(extra, method_id=method_id, length=1000)
+
+
+@pytest.mark.parametrize("length", [0, 1, 16383, 16384, 100_000])
+def test_a_stored_archive_is_its_input_and_a_few_bytes(length):
+    """No content checksum (the CRC32 covers the input itself) and no data length (the original
+    length is it): 13 bytes more than the input from 16 KiB to 2 MiB, less than zstd -19's frame."""
+    data = bytes(range(256)) * (length // 256) + bytes(length % 256)
+    archive = container.pack(0, length, container.checksum(data), Encoded(data=data))
+    assert len(archive) - length == 4 + 1 + 1 + len(container.encode_uvarint(length)) + 4
+    assert length < 16384 or len(archive) - length == 13
+    assert archive[-4 - length : -4] == data
+    assert container.unpack(archive) == (0, length, None, Encoded(data=data))
+    assert sum(container.layout(0, length, Encoded(data=data)).values()) == len(archive)
+    with pytest.raises(MdlzipError, match="stored archive's data is the input"):
+        container.pack(0, length + 1, container.checksum(data), Encoded(data=data))
+
+
+def test_empty_stored_archive_is_11_bytes():
+    assert len(container.pack(0, 0, container.checksum(b""), Encoded())) == 11
 
 
 def body_of(archive: bytes) -> bytes:
@@ -96,11 +126,11 @@ def test_short_prefix_of_magic_is_truncated():
 
 def test_unsupported_version():
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 14
-    expect_error(with_crc(bytes(body)), "unsupported format version 14")
+    body[4] = 15
+    expect_error(with_crc(bytes(body)), "unsupported format version 15")
 
 
-@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8"), (9, "0.9"), (10, "0.10"), (11, "0.11")])
+@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8"), (9, "0.9"), (10, "0.10"), (11, "0.11"), (12, "0.12"), (13, "0.13")])
 def test_earlier_versions_name_the_release_that_reads_them(version, release):
     body = bytearray(body_of(ABC_ARCHIVE))
     body[4] = version
@@ -136,10 +166,13 @@ def test_declared_length_beyond_limit():
 
 
 def test_section_longer_than_the_file_is_rejected_before_slicing():
-    body = body_of(ABC_ARCHIVE)
+    body = body_of(pack(Encoded(data=b"abc")))
     # data section declares 2**40 bytes, far more than remain
-    huge = body[:17] + b"\x80\x80\x80\x80\x80\x20" + body[18:]
+    huge = body[:15] + b"\x80\x80\x80\x80\x80\x20" + body[16:]
     expect_error(with_crc(huge), "truncated archive: data section needs 1099511627776 bytes")
+    # a stored archive whose original length is far more than its bytes
+    body = body_of(ABC_ARCHIVE)
+    expect_error(with_crc(body[:6] + b"\x80\x80\x80\x80\x80\x20" + body[7:]), "truncated archive: stored data needs 1099511627776 bytes")
 
 
 def test_trailing_garbage():
@@ -155,10 +188,10 @@ def test_crc_mismatch():
 
 
 def test_every_truncation_is_rejected():
-    archive = pack(Encoded(header=b"h" * 3, model=b"m" * 200, data=b"d" * 300))
-    for cut in range(len(archive)):
-        with pytest.raises(MdlzipError):
-            container.unpack(archive[:cut])
+    for archive in (pack(Encoded(header=b"h" * 3, model=b"m" * 200, data=b"d" * 300), method_id=2), pack(Encoded(data=b"d" * 300)), ABC_ARCHIVE):
+        for cut in range(len(archive)):
+            with pytest.raises(MdlzipError):
+                container.unpack(archive[:cut])
 
 
 def test_accepts_bytes_like_inputs():

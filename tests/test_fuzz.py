@@ -81,12 +81,10 @@ def well_framed(draw):
     """Archives with a correct CRC32 but arbitrary contents: the methods' decoders are reached."""
     frame = container.unpack(draw(st.sampled_from(VALID[:2])))[3].data  # a real zstd frame or xz stream, to be damaged
     data = draw(st.one_of(st.binary(max_size=300), st.just(frame), mutated_frame(frame)))
-    encoded = Encoded(
-        header=draw(st.sampled_from([b"", b"x"])), model=draw(st.sampled_from([b"", b"m"])), data=data
-    )
     method_id = draw(st.sampled_from(sorted(set(NAMES.values()) - {NAMES["neural"]})))
-    length = draw(st.one_of(st.integers(0, 10_000), st.integers(0, container.MAX_LENGTH)))
-    return container.pack(method_id, length, draw(st.binary(min_size=8, max_size=8)), encoded)
+    # (a stored archive's data is its input, of the declared length)
+    length = len(data) if method_id == NAMES["stored"] else draw(st.one_of(st.integers(0, 10_000), st.integers(0, container.MAX_LENGTH)))
+    return container.pack(method_id, length, draw(st.binary(min_size=8, max_size=8)), Encoded(data=data))
 
 
 def mutated_frame(frame: bytes):
@@ -118,10 +116,15 @@ def peak_memory(action) -> int:
 
 
 def test_huge_declared_length_allocates_nothing():
-    for method_id in (0, 1, 3):
+    for method_id in (1, 3):
         archive = container.pack(method_id, container.MAX_LENGTH, b"\x00" * 8, Encoded(data=b"tiny"))
         # A few MiB at most: the zstd and xz decoders read in 1 MiB chunks.
         assert peak_memory(lambda: mdlzip.decompress(archive)) < 4 << 20
+    # stored: the length is checked against the bytes there before any is taken
+    body = container.MAGIC + bytes([container.FORMAT_VERSION, NAMES["stored"]]) + container.encode_uvarint(container.MAX_LENGTH) + b"tiny"
+    assert peak_memory(lambda: mdlzip.decompress(with_crc(body))) < 1 << 20
+    with pytest.raises(MdlzipError, match="truncated archive: stored data needs"):
+        mdlzip.decompress(with_crc(body))
 
 
 def test_a_neural_archive_claiming_a_huge_length_allocates_nothing():

@@ -109,9 +109,3 @@ def get(method: int | str):
     if mid not in _MODULES:
         raise MdlzipError(f"unknown method {method!r}")
     return importlib.import_module(f"{__name__}.{_MODULES[mid]}")
-
-
-def require_no_model(encoded: Encoded, name: str) -> None:
-    """Classic methods store only data; anything in the other sections is corruption."""
-    if encoded.header or encoded.model:
-        raise MdlzipError(f"corrupt archive: a {name} archive has no header or model section")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import Encoded, Options, require_no_model
+from . import Encoded, Options
 
 METHOD_ID = 0
 NAME = "stored"
@@ -13,5 +13,4 @@ def encode(data: bytes, options: Options) -> Encoded:
 
 
 def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
-    require_no_model(encoded, NAME)
     return encoded.data

@@ -14,7 +14,7 @@ from __future__ import annotations
 import lzma
 
 from ..errors import MdlzipError
-from . import Encoded, Options, require_no_model
+from . import Encoded, Options
 
 METHOD_ID = 3
 NAME = "xz"
@@ -44,7 +44,6 @@ def encode(data: bytes, options: Options) -> Encoded:
 
 
 def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
-    require_no_model(encoded, NAME)
     # A stream that states a larger dictionary than the declared length calls for is refused
     # before liblzma allocates it.
     dctx = lzma.LZMADecompressor(format=lzma.FORMAT_XZ, memlimit=dict_size(original_length) + DECODER_STATE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zstandard
 
 from ..errors import MdlzipError
-from . import Encoded, Options, require_no_model
+from . import Encoded, Options
 
 METHOD_ID = 1
 NAME = "zstd"
@@ -35,7 +35,6 @@ def encode(data: bytes, options: Options) -> Encoded:
 
 
 def decode(encoded: Encoded, original_length: int, options: Options) -> bytes:
-    require_no_model(encoded, NAME)
     dctx = zstandard.ZstdDecompressor(max_window_size=1 << _window_log(original_length))
     out = bytearray()
     try:
