@@ -106,8 +106,11 @@ def compress(
     archives = []
     for module in _candidates(method, len(data), options.prior is not None):
         if method == "auto" and module.NAME == "neural" and not _has_structure(len(data), min(map(len, archives))):
-            note(progress, "neural method skipped: the classic methods found no structure (random or compressed data)")
-            continue
+            probe = getattr(module, "finds_structure", None)
+            if not (probe and probe(data)):
+                note(progress, "neural method skipped: neither the classic methods nor the side models on its start found structure (random or compressed data)")
+                continue
+            note(progress, "the classic methods found no structure, the side models did on the input's start: trying the neural method")
         encoded = module.encode(data, options)
         if encoded is None:  # a rank other than 0 under torchrun: it helped to train, rank 0 writes
             return None
@@ -116,9 +119,10 @@ def compress(
     return min(archives, key=len)
 
 
-# The neural method is tried only where the classic methods save at least 2%: where they find
-# nothing (random or already compressed data) no model does either, and trying costs seconds per
-# megabyte instead of milliseconds.
+# The neural method is tried where the classic methods save at least 2%; where they find nothing
+# (random or already compressed data), trying costs seconds per megabyte instead of milliseconds,
+# so there only where its side models save on the input's start (``finds_structure``: a JPEG's
+# coded bytes, not random ones).
 STRUCTURE_MIN_SAVING = 0.02
 
 
