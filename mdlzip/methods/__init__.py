@@ -7,7 +7,9 @@ Every method is a module with ``METHOD_ID`` (the byte stored in the archive),
     decode(encoded: Encoded, original_length: int, options: Options) -> bytes
 
 and optionally ``describe(encoded, original_length) -> dict`` for model facts
-shown by ``info``.
+shown by ``info``, and ``finds_structure(data) -> bool``, which the auto method
+asks where the classic methods saved next to nothing (without it, the method is
+not tried there).
 The three parts map one-to-one onto the archive's sections, so the archive size
 is exactly header + model + data (plus the container's fixed fields), which is
 the two-part MDL codelength.
