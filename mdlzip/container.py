@@ -4,7 +4,7 @@ The neural method has three length-prefixed sections (header, model, data); the 
 methods, whose header and model are always empty, only a data section; and the stored
 method's data is the input itself, whose length the archive states already and whose bytes
 the CRC32 checks, so it has neither a length prefix nor a content checksum. On an input that
-does not compress (a JPEG, a zip) the archive is then the input plus 13 bytes or so, less
+does not compress (random bytes, an xz file) the archive is then the input plus 13 bytes or so, less
 than zstd's frame adds (19 bytes on 250 kB).
 
 Pure Python on purpose: a damaged or hostile archive is rejected here, before any
