@@ -15,7 +15,6 @@ from .methods import Options, ProgressFn, note
 DEVICES = ("auto", "cpu", "cuda")
 LEVELS = range(1, 10)
 METHOD_CHOICES = ("auto", *methods.NAMES)
-_NAME_OF_ID = {mid: name for name, mid in methods.NAMES.items()}
 
 
 def _load(method):
@@ -33,7 +32,7 @@ def _load(method):
 def _require(method):
     module = _load(method)
     if module is None:
-        name = _NAME_OF_ID.get(method, method)
+        name = methods.NAME_OF_ID.get(method, method)
         raise MdlzipError(f"method '{name}' is not available in this installation")
     return module
 
@@ -180,7 +179,7 @@ def info(blob: bytes) -> dict:
     """
     method_id, original_length, content_checksum, encoded = _unpack(blob)
     facts = {
-        "method": _NAME_OF_ID[method_id],
+        "method": methods.NAME_OF_ID[method_id],
         "format_version": container.FORMAT_VERSION,
         "original_bytes": original_length,
         "archive_bytes": len(blob),

@@ -19,9 +19,7 @@ import hashlib
 import zlib
 
 from .errors import MdlzipError
-from .methods import NAMES, Encoded
-
-_NAME_OF_ID = {mid: name for name, mid in NAMES.items()}
+from .methods import NAME_OF_ID, NAMES, Encoded
 
 MAGIC = b"\x89MDZ"
 FORMAT_VERSION = 14
@@ -86,7 +84,7 @@ def _section(payload: bytes) -> bytes:
 def _check_sections(method_id: int, original_length: int, encoded: Encoded) -> None:
     """What the layout leaves out must be empty (stored: its data the whole input)."""
     if method_id not in MODELLED and (encoded.header or encoded.model):
-        raise MdlzipError(f"a {_NAME_OF_ID[method_id]} archive has no header or model section")
+        raise MdlzipError(f"a {NAME_OF_ID[method_id]} archive has no header or model section")
     if method_id == STORED and len(encoded.data) != original_length:
         raise MdlzipError("a stored archive's data is the input")
 

@@ -100,14 +100,14 @@ class Options:
     extra: dict = field(default_factory=dict)  # method-specific settings (tests, benchmarks)
 
 
-# id -> module name; ids are part of FORMAT.md and never reused.
-_MODULES = {0: "stored", 1: "zstd", 2: "neural", 3: "xz"}
-NAMES = {name: mid for mid, name in _MODULES.items()}
+# id -> name, which is also the module's; ids are part of FORMAT.md and never reused.
+NAME_OF_ID = {0: "stored", 1: "zstd", 2: "neural", 3: "xz"}
+NAMES = {name: mid for mid, name in NAME_OF_ID.items()}
 
 
 def get(method: int | str):
     """The module implementing a method, by archive id or by name."""
     mid = NAMES.get(method) if isinstance(method, str) else method
-    if mid not in _MODULES:
+    if mid not in NAME_OF_ID:
         raise MdlzipError(f"unknown method {method!r}")
-    return importlib.import_module(f"{__name__}.{_MODULES[mid]}")
+    return importlib.import_module(f"{__name__}.{NAME_OF_ID[mid]}")
