@@ -22,10 +22,11 @@ from .errors import MdlzipError
 from .methods import NAME_OF_ID, NAMES, Encoded
 
 MAGIC = b"\x89MDZ"
-FORMAT_VERSION = 14
+FORMAT_VERSION = 15
 # Earlier versions, and the mdlzip release that reads them: this one reads only its own.
 RELEASE_OF_VERSION = {
     1: "0.1", 2: "0.2", 3: "0.3", 4: "0.4", 5: "0.5", 6: "0.6", 7: "0.7", 8: "0.8", 9: "0.9", 10: "0.10", 11: "0.11", 12: "0.12", 13: "0.13",
+    14: "0.14",
 }
 CHECKSUM_BYTES = 8
 CRC_BYTES = 4

@@ -102,7 +102,7 @@ static inline uint8_t cm_run_check(uint64_t hash) { return (uint8_t)(hash >> 48)
 
 /* The mixer inputs of context k whose state is st; run is its run slot (check already tested:
    NULL when the context's last bytes are unknown) and rctx receives the run map cell (-1: none). */
-static inline void cm_inputs(const ContextMap *cm, const Logistic *lg, int k, uint8_t st, const RunSlot *run, int c0, int j, int *x,
+static inline void cm_inputs(const ContextMap *cm, const Logistic *lg, int k, uint8_t st, const RunSlot *run, int c0, int j, int16_t *x,
                              int *rctx) {
     *rctx = -1;
     x[2] = 0;

@@ -68,7 +68,7 @@ static inline int match_best(const MatchStream *ms) {
 /* Mixer inputs for the next bit, given the partial byte c0 (1..255) at bit j. Fills ctx[c] with
    the map index used (or -1 when the candidate does not predict this bit). */
 static inline void match_inputs(const MatchModel *m, const Logistic *lg, const MatchStream *ms, const uint8_t *hist, int c0, int j,
-                                int *x, int *ctx, int *expect_bit) {
+                                int16_t *x, int *ctx, int *expect_bit) {
     for (int c = 0; c < MATCH_CANDIDATES; c++) {
         x[2 * c] = x[2 * c + 1] = 0;
         ctx[c] = -1;

@@ -125,25 +125,26 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     int huge = p->huge = table_bits >= HUGE_TABLE_BITS;
     if (ht_init(&p->ht, table_bits, huge) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2, huge) || match_init(&p->mm, p->match_bits, huge)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 10, 16 * 16, 28, 17, huge)) goto fail;
+        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 10, 12 * 16, 28, 17, 1, huge)) goto fail;
     /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
        2; the second at 0.375, not 1). The first layer starts each weight at 1/32, not 1/8: its
        hundred-odd inputs summed at 1/8 made the first bits overconfident. Together: enwik6 -520 B,
        enwik5 -131 B, every kinds file smaller. With eight mixers the first layer starts at 16, not
        20 (enwik6 -55 B). At 1/64 rather than 1/32 once the rates fell faster (MIXER_CLOCK), and the
-       second layer settling at 1/4: enwik6 -0.04%, kinds -0.1%. */
-    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 4, 6, 0)) goto fail;
+       second layer settling at 1/4: enwik6 -0.04%, kinds -0.1%. Its rate starting at 12 rather
+       than 16 (format 15): enwik5 -0.15%, kinds -0.06%, enwik6 -0.03%. */
+    if (mixer_init(&p->final, FINAL_INPUTS, FINAL_SETS, (1 << 16) / N_MIXERS, 6 * 16, 4, 6, 0, 0)) goto fail;
     /* It starts from the weights the trainer fitted, so it only follows drift, slowly (enwik6, a
        dense model trained at level 1: at the final mixer's rates 65 B more than with the weights
        frozen; at 1 falling to 1/4, 25 B less). */
-    if (mixer_init(&p->last, 2, 1, 1 << 16, 16, 4, 6, 0)) goto fail;
+    if (mixer_init(&p->last, 2, 1, 1 << 16, 16, 4, 6, 0, 0)) goto fail;
     /* each 16-bit probability's nearest logit; ties go to the larger one */
     for (int q = 0, d = -LOGIT_MAX; q < P16_ONE; q++) {
         while (d < LOGIT_MAX && abs(p->lg.squash16[d + 1 + LOGIT_MAX] - q) <= abs(p->lg.squash16[d + LOGIT_MAX] - q)) d++;
         p->logit16[q] = (int16_t)d;
     }
     /* It starts as the average of its inputs' logits. */
-    if (mixer_init(&p->sse, SSE_INPUTS, 1, (1 << 16) / (N_APMS + 1), 6 * 16, 6, 6, 0)) goto fail;
+    if (mixer_init(&p->sse, SSE_INPUTS, 1, (1 << 16) / (N_APMS + 1), 6 * 16, 6, 6, 0, 0)) goto fail;
     mixer_set_weight(&p->sse, SSE_INPUTS - 1, 0);
     for (int a = 0; a < N_APMS; a++)
         if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], huge)) goto fail;
@@ -277,11 +278,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             }
             nib = 1;
         }
-        int32_t x[N_INPUTS];
+        int16_t x[N_INPUTS];
         x[0] = 256;
         int confident = 0; /* orders above 0 that have seen their context: 0 .. N_ORDER_CTX - 1 */
         for (int k = 0; k < N_CTX; k++) {
-            int *xk = x + IN_CTX + CM_INPUTS * k;
+            int16_t *xk = x + IN_CTX + CM_INPUTS * k;
             if (!on[k]) {
                 for (int i = 0; i < CM_INPUTS; i++) xk[i] = 0;
                 rctx[k] = -1;
@@ -315,7 +316,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         };
         int32_t fx[FINAL_INPUTS];
         for (int k = 0; k < N_MIXERS; k++)
-            fx[k] = clamp_logit(mixer_predict(&p->mix[k], lg, x, p->off & OFF_MIXER_SELECT ? 0 : sets[k]));
+            fx[k] = clamp_logit(mixer_predict16(&p->mix[k], lg, x, p->off & OFF_MIXER_SELECT ? 0 : sets[k]));
         fx[N_MIXERS] = 256;
         int64_t fdot = mixer_predict(&p->final, lg, fx, (size_t)c0 * 2 + (ebit >= 0));
         int pm = squash16(lg, fdot);
@@ -359,7 +360,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             if (on[k]) cm_update(&p->cm, k, &slot[k][nib], rctx[k], bit);
         match_update_bit(&p->mm, mctx, mbit, bit);
         for (int d = 0; d < N_DIRECT; d++) map_update(&p->direct[d], dctx[d], bit);
-        for (int k = 0; k < N_MIXERS; k++) mixer_update(&p->mix[k], x, bit);
+        for (int k = 0; k < N_MIXERS; k++) mixer_update16(&p->mix[k], x, bit);
         mixer_update(&p->final, fx, bit);
         if (mixing) mixer_update(&p->last, lx, bit);
         if (!(p->off & OFF_SSE)) {

@@ -123,14 +123,14 @@ uint64_t predictor_digest(const Predictor *p) {
     for (int c = 0; c < MATCH_CANDIDATES; c++) h = fnv(h, p->mm.table[c], sizeof(int64_t) << p->match_bits);
     h = fnv(h, p->mm.right.t, p->mm.right.n * sizeof(uint32_t));
     for (int k = 0; k < N_MIXERS; k++) {
-        h = fnv(h, p->mix[k].w, (size_t)N_INPUTS * MIXER_SETS[k] * sizeof(int32_t));
+        h = fnv(h, p->mix[k].w, mixer_weight_bytes(&p->mix[k]));
         h = fnv(h, p->mix[k].trained, (size_t)MIXER_SETS[k] * sizeof(uint32_t));
     }
-    h = fnv(h, p->final.w, (size_t)FINAL_INPUTS * FINAL_SETS * sizeof(int32_t));
+    h = fnv(h, p->final.w, mixer_weight_bytes(&p->final));
     h = fnv(h, p->final.trained, FINAL_SETS * sizeof(uint32_t));
-    h = fnv(h, p->sse.w, SSE_INPUTS * sizeof(int32_t));
+    h = fnv(h, p->sse.w, mixer_weight_bytes(&p->sse));
     h = fnv(h, p->sse.trained, sizeof(uint32_t));
-    h = fnv(h, p->last.w, 2 * sizeof(int32_t));
+    h = fnv(h, p->last.w, mixer_weight_bytes(&p->last));
     h = fnv(h, p->last.trained, sizeof(uint32_t));
     for (int a = 0; a < N_APMS; a++) h = fnv(h, p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t));
     for (int d = 0; d < N_DIRECT; d++) h = fnv(h, p->direct[d].t, p->direct[d].n * sizeof(uint32_t));
