@@ -23,11 +23,9 @@ from .methods import NAME_OF_ID, NAMES, Encoded
 
 MAGIC = b"\x89MDZ"
 FORMAT_VERSION = 15
-# Earlier versions, and the mdlzip release that reads them: this one reads only its own.
-RELEASE_OF_VERSION = {
-    1: "0.1", 2: "0.2", 3: "0.3", 4: "0.4", 5: "0.5", 6: "0.6", 7: "0.7", 8: "0.8", 9: "0.9", 10: "0.10", 11: "0.11", 12: "0.12", 13: "0.13",
-    14: "0.14",
-}
+# Earlier versions, and the mdlzip release that reads them (so far release 0.N wrote version N):
+# this one reads only its own.
+RELEASE_OF_VERSION = {version: f"0.{version}" for version in range(1, FORMAT_VERSION)}
 CHECKSUM_BYTES = 8
 CRC_BYTES = 4
 # 1 TiB: far beyond what an in-memory compressor handles, small enough that a

@@ -46,9 +46,8 @@ typedef struct {
     int skip; /* no training when |error| is at most this (of 4096) */
 } Mixer;
 
-static inline size_t mixer_weight_bytes(const Mixer *m) {
-    return (size_t)m->n_inputs * (size_t)m->n_sets * (m->narrow ? sizeof(int16_t) : sizeof(int32_t));
-}
+static inline size_t mixer_row_bytes(const Mixer *m) { return (size_t)m->n_inputs * (m->narrow ? sizeof(int16_t) : sizeof(int32_t)); }
+static inline size_t mixer_weight_bytes(const Mixer *m) { return mixer_row_bytes(m) * (size_t)m->n_sets; }
 
 /* w0 in 16.16 like every weight given from outside; a narrow mixer rounds it to its 3.13. */
 static inline int mixer_init(Mixer *m, int n_inputs, int n_sets, int32_t w0, int lr_start, int lr_floor, int skip, int narrow, int huge) {
@@ -145,7 +144,7 @@ static inline int64_t mixer_predict16(Mixer *m, const Logistic *lg, const int16_
 /* Brings set ``set``'s weights and counter toward the cache before they are needed. */
 static inline void mixer_prefetch(const Mixer *m, size_t set) {
     set %= (size_t)m->n_sets;
-    size_t row_bytes = mixer_weight_bytes(m) / (size_t)m->n_sets;
+    size_t row_bytes = mixer_row_bytes(m);
     const char *row = (const char *)m->w + set * row_bytes;
     for (size_t b = 0; b < row_bytes; b += 64) PREFETCH(row + b);
     PREFETCH(m->trained + set);
