@@ -25,7 +25,9 @@ setup(
                           "predictor.h", "predictor_layout.h", "state_table.h", "structure_model.h", "table_alloc.h", "text_model.h", "x86_model.h")
             ],
             # Integer code only; -O3 vectorizes the mixers' integer dot products, which changes no result.
-            extra_compile_args=["-O3", "-std=c99", "-fno-fast-math"],
+            # Threads only give the tables their memory (table_alloc.c).
+            extra_compile_args=["-O3", "-std=c99", "-fno-fast-math", "-pthread"],
+            extra_link_args=["-pthread"],
         ),
         Extension(
             "mdlzip.model._engine",

@@ -17,7 +17,7 @@ Each byte is coded as eight binary decisions, most significant bit first.
   names; the kinds of the last words and the previous word's stem; the field of a
   table's line; the indentation; the column and the distance to the lines' width;
   the word alone; the identifier; open markup elements and the one a closing tag
-  closes; each off where it says nothing) and eight structure contexts (``cm/structure_model.h``: indirect,
+  closes; each off where it says nothing) and seven structure contexts (``cm/structure_model.h``: indirect,
   sparse, and the bytes one and two records above where a record length is
   detected). Each context holds a one-byte bit history per node of the byte's
   bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
@@ -35,8 +35,8 @@ Each byte is coded as eight binary decisions, most significant bit first.
   the partial byte with the previous bytes, the last punctuation or the
   match's expected byte, by how many orders know their context with the match
   state, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
-  layer combines them. Eight APMs (``cm/maps.h``) refine the result (orders
-  0-4, the match's expected byte, the current word, the punctuation). A stored
+  layer combines them. Seven APMs (``cm/maps.h``) refine the result (orders
+  0-4, the match's expected byte, the punctuation). A stored
   transformer's bit probability comes in last, through a two-input mixer with
   the side models' result, and a binary arithmetic coder (``cm/bit_coder.h``)
   codes it at 16-bit precision.
@@ -62,8 +62,8 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0, 2, 4-6, 8; 35 text, 8 structure contexts; 22 image contexts "
-    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 2-candidate match model, direct orders 1-3; 7+1 mixers, 8 APMs"
+    "bit-history context models (orders 0, 2, 4-6, 8; 35 text, 7 structure contexts; 22 image contexts "
+    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 2-candidate match model, direct orders 1-3; 7+1 mixers, 7 APMs"
 )
 
 

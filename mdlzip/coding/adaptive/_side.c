@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cm/mixer.h"
 #include "cm/predictor.h"
 
 #define LOGIT_CELLS 4095
@@ -390,7 +391,19 @@ static PyTypeObject SideCoderType = {
     .tp_doc = "Adaptive side models, mixers, SSE and binary arithmetic coder over S lock-step streams.",
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_side", NULL, -1, NULL};
+static PyObject *check_kernels(PyObject *self, PyObject *unused) {
+    int variants, ok = train_weights16_check(&variants);
+    return Py_BuildValue("(iO)", variants, ok ? Py_True : Py_False);
+}
+
+static PyMethodDef module_functions[] = {
+    {"check_kernels", check_kernels, METH_NOARGS,
+     "check_kernels() -> (variants, agree): how many variants of the narrow mixers' training step this CPU runs, and "
+     "whether each gave the plain C one's weights on a set of hard cases."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_side", NULL, -1, module_functions};
 
 PyMODINIT_FUNC PyInit__side(void) {
     if (PyType_Ready(&SideCoderType) < 0) return NULL;

@@ -90,9 +90,12 @@ static inline int apm_init(APM *a, const Logistic *lg, size_t contexts, int huge
     return 0;
 }
 
-/* p16 refined in context ctx (taken modulo the table's size, a power of 2); remembers the cells to train. */
-static inline int apm_refine(APM *a, const Logistic *lg, int p16, size_t ctx) {
-    int s = stretch16(lg, p16) + 2048; /* 1 .. 4095 */
+/* Where p16 falls among the buckets: 1 .. 4095, computed once for every APM that refines it. */
+static inline int apm_stretch(const Logistic *lg, int p16) { return stretch16(lg, p16) + 2048; }
+
+/* p16, at s = apm_stretch(p16), refined in context ctx (taken modulo the table's size, a power of
+   2); remembers the cells to train. */
+static inline int apm_refine(APM *a, int s, size_t ctx) {
     int lo = s >> 7, w = s & 127;
     size_t i = (ctx & (a->n - 1)) * APM_CELLS + lo;
     a->cell = i;

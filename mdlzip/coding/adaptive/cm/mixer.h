@@ -16,8 +16,12 @@
    inputs, which halves the weights' memory traffic, the largest the side models have, and lets
    one multiply-add instruction take sixteen products: enwik6 decoded 7% faster (nine times each,
    alternately: 21.6 s against 23.3 s on average) in 120 MiB less memory, for 0.025% more bytes
-   (kinds 0.004% fewer). The later layers stay wide, 32-bit in units of 2^-16: their slow,
-   small steps need the finer unit (in 2^-13, enwik5 +0.1%, the kinds +0.09%). */
+   (kinds 0.004% fewer). Their step, x * e / 2^15 rounded, saturating at the int16 limits, is
+   one multiply-high-with-rounding and one saturating add for sixteen weights (mixer.c: a
+   seventh of the instructions it took widened to 32 bits and clamped; with the two components
+   that went in 0.16, enwik6 decoded about 13% faster). The later layers stay wide, 32-bit in
+   units of 2^-16: their slow, small steps need the finer unit (in 2^-13, enwik5 +0.1%, the
+   kinds +0.09%). */
 #ifndef MDLZIP_CM_MIXER_H
 #define MDLZIP_CM_MIXER_H
 
@@ -28,7 +32,6 @@
 #define MIXER_INPUTS_MAX 256 /* dot_product is exact only below it (mixer.c) */
 #define MIXER_CLOCK 256
 #define NARROW_SHIFT 3 /* a narrow weight's unit: 2^3 of a wide one's */
-#define NARROW_LIMIT 32767
 
 typedef struct {
     void *w;         /* n_sets rows of n_inputs weights: int16_t when narrow, else int32_t */
@@ -93,7 +96,10 @@ static inline int32_t clamp_weight(int32_t v) { return v > WEIGHT_LIMIT ? WEIGHT
 int64_t dot_product(const int32_t *restrict x, const int32_t *restrict w, int n);
 void train_weights(const int32_t *restrict x, int32_t *restrict w, int n, int32_t err);
 int32_t dot_product16(const int16_t *restrict x, const int16_t *restrict w, int n);
-void train_weights16(const int16_t *restrict x, int16_t *restrict w, int n, int32_t err);
+void train_weights16(const int16_t *restrict x, int16_t *restrict w, int n, int16_t err);
+/* How many of train_weights16's variants this CPU runs (the first is the plain C one), and whether
+   they all gave the plain one's weights on a set of hard cases (tests). */
+int train_weights16_check(int *variants);
 
 /* Set ``set``'s weights, each w0 when it is chosen for the first time. */
 static inline void *mixer_row(Mixer *m, size_t set) {
@@ -161,21 +167,23 @@ static inline int mixer_rate(Mixer *m) {
 
 /* The error and the steps round to nearest: truncation drifted every weight down by half a unit
    per update, a pull the gradient had to fight (enwik6 -0.25%; a slow mixer diverged on it).
-   Returns the scaled error, 0 for a bit not trained on. */
-static inline int32_t mixer_error(Mixer *m, int bit) {
+   Returns the error times the rate, in 1/2^shift, 0 for a bit not trained on. */
+static inline int32_t mixer_error(Mixer *m, int bit, int shift) {
     int err = (bit << P_BITS) - m->p;
     if (abs(err) <= m->skip) return 0;
-    return (err * mixer_rate(m) + 8) >> 4;
+    return (err * mixer_rate(m) + (1 << (shift - 1))) >> shift;
 }
 
 static inline void mixer_update(Mixer *m, const int32_t *x, int bit) {
-    int32_t e = mixer_error(m, bit);
+    int32_t e = mixer_error(m, bit, 4);
     if (e) train_weights(x, m->chosen, m->n_inputs, e);
 }
 
+/* The narrow step's error is in half the wide one's units, so that it fits 16 bits: |err| <= 2^12
+   and a first-layer rate <= 12, so |e| <= 24576. */
 static inline void mixer_update16(Mixer *m, const int16_t *x, int bit) {
-    int32_t e = mixer_error(m, bit);
-    if (e) train_weights16(x, m->chosen, m->n_inputs, e);
+    int32_t e = mixer_error(m, bit, 5);
+    if (e) train_weights16(x, m->chosen, m->n_inputs, (int16_t)(e > INT16_MAX ? INT16_MAX : e < -INT16_MAX ? -INT16_MAX : e));
 }
 
 #endif

@@ -150,6 +150,20 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
         if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], huge)) goto fail;
     for (int d = 0; d < N_DIRECT; d++)
         if (map_init(&p->direct[d], (size_t)1 << (d ? 22 : 16), 1023, huge)) goto fail; /* as the other maps: 127 lost 56 B on enwik6 */
+    if (huge) { /* an input that touches every page of them, soon */
+        void *tables[2 + MATCH_CANDIDATES + 2 * N_MIXERS + N_APMS + N_DIRECT];
+        int n = 0;
+        tables[n++] = p->ht.t;
+        tables[n++] = p->cm.runs;
+        for (int c = 0; c < MATCH_CANDIDATES; c++) tables[n++] = p->mm.table[c];
+        for (int k = 0; k < N_MIXERS; k++) {
+            tables[n++] = p->mix[k].w;
+            tables[n++] = p->mix[k].trained;
+        }
+        for (int a = 0; a < N_APMS; a++) tables[n++] = p->apm[a].t;
+        for (int d = 0; d < N_DIRECT; d++) tables[n++] = p->direct[d].t;
+        table_populate(tables, n);
+    }
     return p;
 fail:
     predictor_free(p);
@@ -246,7 +260,6 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         (size_t)o2h << 8,
         expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
         (size_t)o3h << 8,
-        (size_t)(hash2(st->text.word[0], (uint64_t)c1) >> 54) << 8,
         (size_t)(hash2(0x0404, c8 & 0xffffffff) >> 54) << 8,
         x86_set >= 0 ? (size_t)(hash2(st->x86.op, st->x86.ops[0]) >> 56) << 8 : punct8 << 8,
     };
@@ -264,17 +277,16 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     const size_t word_match = wd * 4 + (size_t)(mlen == 0 ? 0 : mlen < 16 ? 1 : mlen < 32 ? 2 : 3);
     prefetch_mixer_sets(p, mbase, 1);
     mixer_prefetch(&p->mix[2], mbase[2]);
+    uint64_t nibble_h[2][N_CTX]; /* the second nibble's hashes, by the value of bit 3 */
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
-                if (on[k]) {
-                    PREFETCH(ht_line(&p->ht, hash2(h[k], (uint64_t)(2 * c0))));
-                    PREFETCH(ht_line(&p->ht, hash2(h[k], (uint64_t)(2 * c0 + 1))));
-                }
+                if (on[k])
+                    for (int b = 0; b < 2; b++) PREFETCH(ht_line(&p->ht, nibble_h[b][k] = hash2(h[k], (uint64_t)(2 * c0 + b))));
         if (j == 0 || j == 4) {
             for (int k = 0; k < N_CTX; k++) {
                 if (!on[k]) continue;
-                slot[k] = ht_find(&p->ht, j ? hash2(h[k], (uint64_t)c0) : h[k], &found);
+                slot[k] = ht_find(&p->ht, j ? nibble_h[c0 & 1][k] : h[k], &found);
             }
             nib = 1;
         }
@@ -327,8 +339,9 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
                their learned mix, halved: each alone does worse (the mix: enwik6 -0.08%). */
             int sum = 2 * pm;
             sx[0] = p->logit16[clamp_p16(pm)];
+            int spm = apm_stretch(lg, pm);
             for (int a = 0; a < N_APMS; a++) {
-                int q = apm_refine(&p->apm[a], lg, pm, abase[a] | (size_t)c0);
+                int q = apm_refine(&p->apm[a], spm, abase[a] | (size_t)c0);
                 sum += q;
                 sx[a + 1] = p->logit16[clamp_p16(q)];
             }

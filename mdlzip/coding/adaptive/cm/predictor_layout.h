@@ -48,9 +48,9 @@ typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
 static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS + X86_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 #define FINAL_SETS 512
-#define N_APMS 8
+#define N_APMS 7
 #define SSE_INPUTS (N_APMS + 2) /* the mixer's output, the APMs', a bias */
-static const size_t APM_CONTEXTS[N_APMS] = {1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
+static const size_t APM_CONTEXTS[N_APMS] = {1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
 
 typedef struct {
     uint64_t c8, c8b; /* the last 16 bytes, newest lowest */

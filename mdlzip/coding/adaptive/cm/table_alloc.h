@@ -8,5 +8,8 @@
    huge pages where the system lends them (see table_alloc.c). */
 void *table_alloc(size_t bytes, int huge);
 void table_free(void *p);
+/* Gives every page of these tables (from table_alloc) its memory now, on two threads; the contents
+   stay zeros. For tables the coding will touch all over anyway (see table_alloc.c). */
+void table_populate(void *const *tables, int n);
 
 #endif
