@@ -20,12 +20,14 @@
    partial byte with the byte before last, paid 0.02% on enwik6 once the text model had grown to
    twenty-six contexts: it went, and its time paid for four of them. One by the current word with
    the bit position paid 0.07% at 5% of the time, which the text contexts needed more.) A second
-   layer combines them by the partial byte and whether the match predicts the bit. Eight APMs
+   layer combines them by the partial byte and whether the match predicts the bit. Seven APMs
    refine the result by the recent text's shape (the classes of the last two bytes and a bit of
    the third, a run of letters or digits as one; order 0 before 0.10: enwik6 -0.04%) and by the
-   previous byte, each with the word's length, orders 2-4, the match's expected byte, the current
-   word and the last two punctuation bytes; their average and a small mixer over them give the
-   coded probability.
+   previous byte, each with the word's length, orders 2-4, the match's expected byte and the
+   last two punctuation bytes; their average and a small mixer over them give the coded
+   probability. (One by the current word with the previous byte went in 0.16: it paid 8 B on
+   enwik6, and the SSE stages take about 30% of the time: 300 kB of enwik6 coded in 6.45 s
+   against 4.47 s without them, medians of three.)
 
    The selectors that pay most tell where in the text's syntax the next byte is (the punctuation
    bytes: enwik6 -0.25%; the shape, the expected byte: about -0.1% each);
