@@ -36,9 +36,9 @@ VECTOR_CLONES int32_t dot_product16(const int16_t *restrict x, const int16_t *re
 }
 
 /* One step of a narrow set: each weight moves by x * err / 2^15, rounded to nearest (halves up),
-   and saturates at the int16 limits. That is what one SSSE3 or AVX2 instruction pair does to
-   sixteen weights (multiply-high with rounding, saturating add), so the variants below, chosen
-   once by the CPU, give the plain one's weights exactly, in a seventh of its instructions. */
+   and saturates at the int16 limits. That is what one AVX2 instruction pair does to sixteen
+   weights (multiply-high with rounding, saturating add), so the variant below, chosen once by the
+   CPU, gives the plain one's weights exactly, in a seventh of its instructions. */
 static void train16_plain(const int16_t *restrict x, int16_t *restrict w, int n, int16_t err) {
     for (int i = 0; i < n; i++) {
         int32_t v = w[i] + ((x[i] * err + (1 << 14)) >> 15);
@@ -46,18 +46,11 @@ static void train16_plain(const int16_t *restrict x, int16_t *restrict w, int n,
     }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#include <immintrin.h>
+typedef void Train16(const int16_t *restrict, int16_t *restrict, int, int16_t);
 
-__attribute__((target("ssse3"))) static void train16_ssse3(const int16_t *restrict x, int16_t *restrict w, int n, int16_t err) {
-    __m128i e = _mm_set1_epi16(err);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i step = _mm_mulhrs_epi16(_mm_loadu_si128((const __m128i *)(x + i)), e);
-        _mm_storeu_si128((__m128i *)(w + i), _mm_adds_epi16(_mm_loadu_si128((const __m128i *)(w + i)), step));
-    }
-    train16_plain(x + i, w + i, n - i, err);
-}
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
+#include <immintrin.h>
+#define TRAIN16_DISPATCH
 
 __attribute__((target("avx2"))) static void train16_avx2(const int16_t *restrict x, int16_t *restrict w, int n, int16_t err) {
     __m256i e = _mm256_set1_epi16(err);
@@ -68,38 +61,33 @@ __attribute__((target("avx2"))) static void train16_avx2(const int16_t *restrict
     }
     train16_plain(x + i, w + i, n - i, err);
 }
+#endif
 
-typedef void Train16(const int16_t *restrict, int16_t *restrict, int, int16_t);
-
+/* The variants this CPU runs, the plain one first and the fastest last; returns their count. */
 static int train16_variants(Train16 **out) {
     int k = 0;
-    __builtin_cpu_init();
     out[k++] = train16_plain;
-    if (__builtin_cpu_supports("ssse3")) out[k++] = train16_ssse3;
+#ifdef TRAIN16_DISPATCH
+    __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) out[k++] = train16_avx2;
+#endif
     return k;
 }
 
-/* The loader calls this once, before any caller: the best variant this CPU runs. */
+#ifdef TRAIN16_DISPATCH
+/* The loader calls this once, before any caller. */
 static Train16 *resolve_train16(void) {
-    Train16 *v[3];
+    Train16 *v[2];
     return v[train16_variants(v) - 1];
 }
 
 void train_weights16(const int16_t *restrict x, int16_t *restrict w, int n, int16_t err) __attribute__((ifunc("resolve_train16")));
 #else
-typedef void Train16(const int16_t *restrict, int16_t *restrict, int, int16_t);
-
-static int train16_variants(Train16 **out) {
-    out[0] = train16_plain;
-    return 1;
-}
-
 void train_weights16(const int16_t *restrict x, int16_t *restrict w, int n, int16_t err) { train16_plain(x, w, n, err); }
 #endif
 
 int train_weights16_check(int *variants) {
-    Train16 *v[3];
+    Train16 *v[2];
     int count = *variants = train16_variants(v), ok = 1;
     enum { N = 37 }; /* two full vectors and a tail */
     static const int16_t errs[] = {1, -1, 2, 24576, -24576, INT16_MAX, -INT16_MAX, 12345, -777};

@@ -18,7 +18,7 @@
    alternately: 21.6 s against 23.3 s on average) in 120 MiB less memory, for 0.025% more bytes
    (kinds 0.004% fewer). Their step, x * e / 2^15 rounded, saturating at the int16 limits, is
    one multiply-high-with-rounding and one saturating add for sixteen weights (mixer.c: a
-   seventh of the instructions it took widened to 32 bits and clamped; with the two components
+   seventh of the instructions it took widened to 32 bits and clamped, where AVX2 is there; with the two components
    that went in 0.16, enwik6 decoded about 13% faster). The later layers stay wide, 32-bit in
    units of 2^-16: their slow, small steps need the finer unit (in 2^-13, enwik5 +0.1%, the
    kinds +0.09%). */

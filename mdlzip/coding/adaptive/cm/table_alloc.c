@@ -80,10 +80,11 @@ static size_t table_pages(const void *table) { return (((const Header *)((const 
 static void *populate_share(void *arg) {
     const Share *sh = arg;
     size_t first = 0; /* the table's first page in the count */
-    for (int i = 0; i < sh->n; first += table_pages(sh->tables[i]), i++) {
-        size_t lo = sh->from > first ? sh->from : first, end = first + table_pages(sh->tables[i]), hi = sh->to < end ? sh->to : end;
+    for (int i = 0; i < sh->n; i++) {
+        size_t end = first + table_pages(sh->tables[i]);
         volatile uint8_t *t = sh->tables[i];
-        for (size_t g = lo; g < hi; g++) t[(g - first) * PAGE] = 0;
+        for (size_t g = sh->from > first ? sh->from : first; g < sh->to && g < end; g++) t[(g - first) * PAGE] = 0;
+        first = end;
     }
     return NULL;
 }
