@@ -127,7 +127,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     int huge = p->huge = table_bits >= HUGE_TABLE_BITS;
     if (ht_init(&p->ht, table_bits, huge) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2, huge) || match_init(&p->mm, p->match_bits, huge)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
-        if (mixer_init(&p->mix[k], N_INPUTS, MIXER_SETS[k], 1 << 10, 12 * 16, 28, 17, 1, huge)) goto fail;
+        if (mixer_init(&p->mix[k], N_INPUTS_PADDED, MIXER_SETS[k], 1 << 10, 12 * 16, 28, 17, 1, huge)) goto fail;
     /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
        2; the second at 0.375, not 1). The first layer starts each weight at 1/32, not 1/8: its
        hundred-odd inputs summed at 1/8 made the first bits overconfident. Together: enwik6 -520 B,
@@ -229,11 +229,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     }
 
     uint8_t *slot[N_CTX];
-    const RunSlot *run[N_CTX];
+    RunGuess guess[N_CTX];
     int found, rctx[N_CTX];
     for (int k = 0; k < N_CTX; k++) {
         const RunSlot *r = cm_run(&p->cm, h[k]);
-        run[k] = on[k] && r->check == cm_run_check(h[k]) ? r : NULL;
+        cm_run_guess(k, on[k] && r->check == cm_run_check(h[k]) ? r : NULL, &guess[k]);
     }
     int c0 = 1, nib = 1, value = p->coder.decoding && !p->priming ? 0 : *byte;
     /* the SSE and direct-map contexts of this byte: each bit ORs the partial byte c0 into them */
@@ -292,8 +292,9 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             }
             nib = 1;
         }
-        int16_t x[N_INPUTS];
+        int16_t x[N_INPUTS_PADDED];
         x[0] = 256;
+        for (int i = N_INPUTS; i < N_INPUTS_PADDED; i++) x[i] = 0;
         int confident = 0; /* orders above 0 that have seen their context: 0 .. N_ORDER_CTX - 1 */
         for (int k = 0; k < N_CTX; k++) {
             int16_t *xk = x + IN_CTX + CM_INPUTS * k;
@@ -303,7 +304,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
                 continue;
             }
             uint8_t state = slot[k][nib];
-            cm_inputs(&p->cm, lg, k, state, run[k], c0, j, xk, &rctx[k]);
+            cm_inputs(&p->cm, lg, k, state, &guess[k], c0, j, xk, &rctx[k]);
             if (k >= 1 && k < N_ORDER_CTX && state) confident++;
         }
         int mctx[MATCH_CANDIDATES], mbit[MATCH_CANDIDATES];

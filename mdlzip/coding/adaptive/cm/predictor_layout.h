@@ -29,9 +29,13 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 2, 4, 5, 6, 8};
 #define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
 #define N_DIRECT 3
 #define N_INPUTS (IN_DIRECT + N_DIRECT)
+/* The first layer's rows, padded with inputs that are always 0 to whole vectors of sixteen, so
+   that its dot products and steps have no scalar tail (a padded weight never moves: 0 * e
+   rounds to 0). */
+#define N_INPUTS_PADDED ((N_INPUTS + 15) / 16 * 16)
 typedef char image_contexts_fit_the_text_slots[IMAGE_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
 typedef char x86_contexts_fit_the_text_slots[X86_CONTEXTS <= TEXT_CONTEXTS ? 1 : -1];
-typedef char inputs_fit_the_exact_dot_product[N_INPUTS < MIXER_INPUTS_MAX ? 1 : -1];
+typedef char inputs_fit_the_exact_dot_product[N_INPUTS_PADDED < MIXER_INPUTS_MAX ? 1 : -1];
 typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
 
 /* Tables go on huge pages from this many slots' bits, an input of 256 KiB (SideConfig): there
