@@ -35,7 +35,8 @@ Each byte is coded as eight binary decisions, most significant bit first.
   the partial byte with the previous bytes, the last punctuation or the
   match's expected byte, by how many orders know their context with the match
   state, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
-  layer combines them. Seven APMs (``cm/maps.h``) refine the result (orders
+  layer of two mixers (by the partial byte and the match, by the orders seen with the position
+  in a word) combines them. Seven APMs (``cm/maps.h``) refine the result (orders
   0-4, the match's expected byte, the punctuation). A stored
   transformer's bit probability comes in last, through a two-input mixer with
   the side models' result, and a binary arithmetic coder (``cm/bit_coder.h``)
@@ -63,7 +64,7 @@ TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
     "bit-history context models (orders 0, 2, 4-6, 8; 35 text, 7 structure contexts; 22 image contexts "
-    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 2-candidate match model, direct orders 1-3; 7+1 mixers, 7 APMs"
+    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 2-candidate match model, direct orders 1-3; 7+2 mixers, 7 APMs"
 )
 
 

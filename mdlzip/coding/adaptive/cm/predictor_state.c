@@ -17,7 +17,7 @@ void predictor_free(Predictor *p) {
     for (int c = 0; c < MATCH_CANDIDATES; c++) table_free(p->mm.table[c]);
     table_free(p->mm.right.t);
     for (int k = 0; k < N_MIXERS; k++) mixer_free(&p->mix[k]);
-    mixer_free(&p->final);
+    for (int f = 0; f < N_FINAL; f++) mixer_free(&p->final[f]);
     mixer_free(&p->sse);
     mixer_free(&p->last);
     for (int a = 0; a < N_APMS; a++) table_free(p->apm[a].t);
@@ -54,7 +54,7 @@ Predictor *predictor_clone(const Predictor *p) {
     for (int c = 0; c < MATCH_CANDIDATES; c++) q->mm.table[c] = dup(p->mm.table[c], sizeof(int64_t) << p->match_bits, 1, h, &failed);
     q->mm.right.t = dup(p->mm.right.t, p->mm.right.n * sizeof(uint32_t), 1, 0, &failed);
     for (int k = 0; k < N_MIXERS; k++) failed |= mixer_own_tables(&q->mix[k]) != 0;
-    failed |= mixer_own_tables(&q->final) != 0;
+    for (int f = 0; f < N_FINAL; f++) failed |= mixer_own_tables(&q->final[f]) != 0;
     failed |= mixer_own_tables(&q->sse) != 0;
     failed |= mixer_own_tables(&q->last) != 0;
     for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t), 1, h, &failed);
@@ -126,8 +126,10 @@ uint64_t predictor_digest(const Predictor *p) {
         h = fnv(h, p->mix[k].w, mixer_weight_bytes(&p->mix[k]));
         h = fnv(h, p->mix[k].trained, (size_t)MIXER_SETS[k] * sizeof(uint32_t));
     }
-    h = fnv(h, p->final.w, mixer_weight_bytes(&p->final));
-    h = fnv(h, p->final.trained, FINAL_SETS * sizeof(uint32_t));
+    for (int f = 0; f < N_FINAL; f++) {
+        h = fnv(h, p->final[f].w, mixer_weight_bytes(&p->final[f]));
+        h = fnv(h, p->final[f].trained, (size_t)FINAL_SETS[f] * sizeof(uint32_t));
+    }
     h = fnv(h, p->sse.w, mixer_weight_bytes(&p->sse));
     h = fnv(h, p->sse.trained, sizeof(uint32_t));
     h = fnv(h, p->last.w, mixer_weight_bytes(&p->last));
