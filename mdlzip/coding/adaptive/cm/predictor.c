@@ -22,7 +22,7 @@
    the bit position paid 0.07% at 5% of the time, which the text contexts needed more.) A second
    layer of two mixers combines them, one by the partial byte and whether the match predicts the
    bit, one by how many orders have seen their context with the bit position and the position in
-   a word or number, their logits averaged (the second: enwik6 -0.11%, kinds -0.26%). Seven APMs
+   a word or number, their logits averaged (the second: enwik6 -0.11%, kinds -0.28%). Seven APMs
    refine the result by the recent text's shape (the classes of the last two bytes and a bit of
    the third, a run of letters or digits as one; order 0 before 0.10: enwik6 -0.04%) and by the
    previous byte, each with the word's length, orders 2-4, the match's expected byte and the
@@ -283,6 +283,8 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     prefetch_mixer_sets(p, mbase, 1);
     mixer_prefetch(&p->mix[2], mbase[2]);
     uint64_t nibble_h[2][N_CTX]; /* the second nibble's hashes, by the value of bit 3 */
+    int16_t x[N_INPUTS_PADDED];   /* the first layer's inputs, rewritten every bit but the padding */
+    for (int i = N_INPUTS; i < N_INPUTS_PADDED; i++) x[i] = 0;
     for (int j = 0; j < 8; j++) {
         if (j == 3) /* the second nibble's slots, for either value of the next bit */
             for (int k = 0; k < N_CTX; k++)
@@ -295,9 +297,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             }
             nib = 1;
         }
-        int16_t x[N_INPUTS_PADDED];
         x[0] = 256;
-        for (int i = N_INPUTS; i < N_INPUTS_PADDED; i++) x[i] = 0;
         int confident = 0; /* orders above 0 that have seen their context: 0 .. N_ORDER_CTX - 1 */
         for (int k = 0; k < N_CTX; k++) {
             int16_t *xk = x + IN_CTX + CM_INPUTS * k;
