@@ -34,6 +34,7 @@ FAMILIES = (
     (128, "SSE stages"),
     (256, "image model"),
     (512, "x86 model"),
+    (1024, "DMC graph"),
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

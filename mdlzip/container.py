@@ -22,7 +22,7 @@ from .errors import MdlzipError
 from .methods import NAME_OF_ID, NAMES, Encoded
 
 MAGIC = b"\x89MDZ"
-FORMAT_VERSION = 17
+FORMAT_VERSION = 18
 # Earlier versions, and the mdlzip release that reads them (so far release 0.N wrote version N):
 # this one reads only its own.
 RELEASE_OF_VERSION = {version: f"0.{version}" for version in range(1, FORMAT_VERSION)}

@@ -221,7 +221,7 @@ def test_info_keys_and_nulls():
     archive = mdlzip.compress(data, method="zstd")
     facts = mdlzip.info(archive)
     assert INFO_KEYS <= set(facts)
-    assert facts["method"] == "zstd" and facts["format_version"] == container.FORMAT_VERSION == 17
+    assert facts["method"] == "zstd" and facts["format_version"] == container.FORMAT_VERSION == 18
     assert facts["original_bytes"] == len(data) and facts["archive_bytes"] == len(archive)
     assert facts["header_bytes"] + facts["model_bytes"] + facts["data_bytes"] == len(archive)
     assert facts["model_bytes"] == 0  # a classic method's archive has no model section

@@ -134,7 +134,7 @@ def test_blocks_round_trip_and_info(archive):
 
 def test_a_trained_transformer_codes_every_block():
     """The transformer alone (the range coder of constriction) in two processes, decoded in this one;
-    the fixture sample.v17-neural-blocks.mdlz holds blocks of the transformer mixed with the side models."""
+    the fixture sample.v18-neural-blocks.mdlz holds blocks of the transformer mixed with the side models."""
     two = mdlzip.compress(TEXT, threads=2, adaptive=False, **TRAINED)
     facts = mdlzip.info(two)
     assert facts["block_count"] == 3 and facts["params_nonzero"] > 0 and facts["side_models"] is None

@@ -11,7 +11,7 @@ from mdlzip.errors import MdlzipError
 from mdlzip.methods import Encoded
 
 # The worked example of FORMAT.md: method stored, original b"abc".
-ABC_ARCHIVE = bytes.fromhex("894d445a 11 00 03 616263 03326fec")
+ABC_ARCHIVE = bytes.fromhex("894d445a 12 00 03 616263 ad40fb6a")
 
 
 def pack(encoded: Encoded, method_id: int = 1, length: int = 3, checksum: bytes = b"\x00" * 8) -> bytes:
@@ -126,11 +126,11 @@ def test_short_prefix_of_magic_is_truncated():
 
 def test_unsupported_version():
     body = bytearray(body_of(ABC_ARCHIVE))
-    body[4] = 18
-    expect_error(with_crc(bytes(body)), "unsupported format version 18")
+    body[4] = 19
+    expect_error(with_crc(bytes(body)), "unsupported format version 19")
 
 
-@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8"), (9, "0.9"), (10, "0.10"), (11, "0.11"), (12, "0.12"), (13, "0.13"), (14, "0.14"), (15, "0.15"), (16, "0.16")])
+@pytest.mark.parametrize("version,release", [(1, "0.1"), (2, "0.2"), (3, "0.3"), (4, "0.4"), (5, "0.5"), (6, "0.6"), (7, "0.7"), (8, "0.8"), (9, "0.9"), (10, "0.10"), (11, "0.11"), (12, "0.12"), (13, "0.13"), (14, "0.14"), (15, "0.15"), (16, "0.16"), (17, "0.17")])
 def test_earlier_versions_name_the_release_that_reads_them(version, release):
     body = bytearray(body_of(ABC_ARCHIVE))
     body[4] = version

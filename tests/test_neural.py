@@ -127,24 +127,33 @@ def test_the_mixing_weights_round_trip_in_the_header_and_out_of_range_ones_are_r
 
 def test_the_header_leaves_out_what_an_archive_of_the_side_models_alone_holds_at_defaults(encoded):
     """Flags say whether the model config with the mixing weights, and the training facts, are
-    stored; where they are not, they read back as the empty model's, the mixer's start and 0."""
+    stored; where they are not, they read back as the empty model's, the mixer's start and 0. An
+    archive of the side models alone says so by a flag and stores no size of that candidate: it
+    is the archive's own model + data bytes."""
     header = neural.Header.from_bytes(encoded.header)
     alone = replace(header, cfg=neural.EMPTY.cfg, mix=neural.MIX_START, train_steps=0, train_ms=0, float_mbpb=0, final_mbpb=0,
-                    integer_mbpb=0, trained_bytes=0, empty_bytes=24_286, filter=neural.NO_FILTER)
+                    integer_mbpb=0, trained_bytes=0, empty_bytes=0, filter=neural.NO_FILTER)
     raw = alone.to_bytes()
-    # flags, streams, side_bits, blocks, filter, and empty_bytes in three bytes
-    assert raw[0] == 0 and len(raw) == 8 and neural.Header.from_bytes(raw) == alone
+    # flags, streams, side_bits, blocks, filter
+    assert alone.alone and raw[0] == neural.ALONE and len(raw) == 5 and neural.Header.from_bytes(raw) == alone
     trained = replace(alone, train_steps=60, trained_bytes=25_000)
-    assert trained.to_bytes()[0] == neural.HAS_TRAINING and neural.Header.from_bytes(trained.to_bytes()) == trained
-    mixed = replace(alone, mix=(1000, 65536))
+    assert trained.to_bytes()[0] == neural.HAS_TRAINING | neural.ALONE and neural.Header.from_bytes(trained.to_bytes()) == trained
+    # With a transformer kept, the side models' candidate size is stored (three bytes here).
+    mixed = replace(alone, mix=(1000, 65536), empty_bytes=24_286)
     assert mixed.to_bytes()[0] == neural.HAS_MODEL and neural.Header.from_bytes(mixed.to_bytes()) == mixed
+    assert len(mixed.to_bytes()) == len(replace(mixed, empty_bytes=0).to_bytes()) + 2
     with pytest.raises(MdlzipError, match="unknown header flags"):
-        neural.Header.from_bytes(bytes([4]) + raw[1:])
+        neural.Header.from_bytes(bytes([8]) + raw[1:])
     # A flag that stores only the defaults would be a second spelling of the same header.
     with pytest.raises(MdlzipError, match="neural header: the model flag is set for the empty model"):
-        neural.Header.from_bytes(bytes([neural.HAS_MODEL]) + neural.EMPTY.cfg.to_bytes() + raw[1:4] + bytes(2) + raw[4:])
+        neural.Header.from_bytes(bytes([neural.HAS_MODEL | neural.ALONE]) + neural.EMPTY.cfg.to_bytes() + raw[1:4] + bytes(2) + raw[4:])
     with pytest.raises(MdlzipError, match="neural header: the training flag is set with no training facts"):
-        neural.Header.from_bytes(bytes([neural.HAS_TRAINING]) + raw[1:5] + bytes(6) + raw[5:])
+        neural.Header.from_bytes(bytes([neural.HAS_TRAINING | neural.ALONE]) + raw[1:5] + bytes(6) + raw[5:])
+    # The side-models-alone flag must be set exactly where the header is that of the side models alone.
+    with pytest.raises(MdlzipError, match="neural header: the side-models-alone flag does not match the header"):
+        neural.Header.from_bytes(bytes([0]) + raw[1:] + bytes(1))
+    with pytest.raises(MdlzipError, match="neural header: the side-models-alone flag does not match the header"):
+        neural.Header.from_bytes(bytes([neural.ALONE]) + raw[1:2] + bytes(1) + raw[3:])
 
 
 def test_decoder_path_imports_no_trainer(encoded, tmp_path):

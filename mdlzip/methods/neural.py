@@ -103,8 +103,9 @@ def fixed_mix(mix: tuple[float, float]) -> tuple[int, int]:
 # transformer (the model section is then the delta from the prior's weights).
 NO_PRIOR, PRIMED, DELTA = 0, 1, 2
 # The header's flags: the model config and mixing weights are stored (else the empty model's and
-# the mixer's start), the training facts are stored (else all 0: nothing was trained).
-HAS_MODEL, HAS_TRAINING = 1, 2
+# the mixer's start), the training facts are stored (else all 0: nothing was trained), and the
+# archive is the side models alone (Header.alone), so empty_bytes is its own size, not stored.
+HAS_MODEL, HAS_TRAINING, ALONE = 1, 2, 4
 # What the data section codes: the input, or the input after the x86 filter (``coding.x86_filter``).
 NO_FILTER, X86 = 0, 1
 FILTER_NAMES = {NO_FILTER: None, X86: "x86: call, jump and instruction-pointer-relative addresses made absolute"}
@@ -157,7 +158,8 @@ class Header:
     final_mbpb: int
     integer_mbpb: int
     # Model + data bytes of each candidate the encoder measured: the trained model, and the empty
-    # model (side models alone; 0: not tried). The smaller one is this archive.
+    # model (side models alone; 0: not tried, or this archive where it is that candidate: alone).
+    # The smaller one is this archive.
     trained_bytes: int
     empty_bytes: int
     # Where the side models' last mixer starts, the 16.16 weights of the transformer's logit and
@@ -170,6 +172,11 @@ class Header:
     delta_bytes: int = 0
     filter: int = NO_FILTER  # coded right after ``mix``
 
+    @property
+    def alone(self) -> bool:
+        """The archive is the side models alone: the empty model, side models, no prior."""
+        return self.cfg == EMPTY.cfg and tuple(self.mix) == MIX_START and self.side is not None and self.prior_use == NO_PRIOR
+
     def _training(self) -> tuple[int, ...]:
         return (self.train_steps, self.train_ms, self.float_mbpb, self.final_mbpb, self.integer_mbpb, self.trained_bytes)
 
@@ -179,7 +186,7 @@ class Header:
         stored = self.cfg != EMPTY.cfg or tuple(self.mix) != MIX_START
         trained = any(self._training())
         out = bytearray()
-        put_uint(out, (HAS_MODEL if stored else 0) | (HAS_TRAINING if trained else 0))
+        put_uint(out, (HAS_MODEL if stored else 0) | (HAS_TRAINING if trained else 0) | (ALONE if self.alone else 0))
         if stored:
             out += self.cfg.to_bytes()
         put_uint(out, self.streams)
@@ -191,7 +198,8 @@ class Header:
         put_uint(out, self.filter)
         for v in self._training() if trained else ():
             put_uint(out, v)
-        put_uint(out, self.empty_bytes)
+        if not self.alone:  # else it is this archive's model + data bytes: 2-3 bytes saved
+            put_uint(out, self.empty_bytes)
         if self.prior_use != NO_PRIOR:
             put_uint(out, self.prior_use)
             out += self.prior
@@ -202,7 +210,7 @@ class Header:
     def from_bytes(cls, raw: bytes) -> "Header":
         r = Reader(raw, "neural header")
         flags = r.uint(1 << 40)
-        if flags & ~(HAS_MODEL | HAS_TRAINING):
+        if flags & ~(HAS_MODEL | HAS_TRAINING | ALONE):
             r.fail(f"unknown header flags {flags:#x}")
         cfg = ModelConfig.from_bytes(r.bytes(_CFG_BYTES)) if flags & HAS_MODEL else EMPTY.cfg
         streams, side_bits = r.uint(MAX_STREAMS), r.uint(64)
@@ -221,17 +229,21 @@ class Header:
         training = [r.uint(1 << 40), r.uint(1 << 40), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 20), r.uint(1 << 50)] if flags & HAS_TRAINING else [0] * 6
         if flags & HAS_TRAINING and not any(training):
             r.fail("the training flag is set with no training facts")
-        fields = [*training, r.uint(1 << 50)]
+        fields = [*training, 0 if flags & ALONE else r.uint(1 << 50)]
         if streams < 1:
             r.fail("bad stream count")
         tail = Reader(r.rest(), "neural header")
         if not tail.raw:
-            return cls(cfg, streams, side, count, *fields, mix, filter=data_filter)
-        use = tail.uint(DELTA)
-        prior, delta_bytes = tail.bytes(DIGEST_BYTES), tail.uint(1 << 50)
-        if use == NO_PRIOR or tail.rest() or (use == PRIMED and not side):
-            tail.fail("bad prior field or trailing bytes")
-        return cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes, data_filter)
+            header = cls(cfg, streams, side, count, *fields, mix, filter=data_filter)
+        else:
+            use = tail.uint(DELTA)
+            prior, delta_bytes = tail.bytes(DIGEST_BYTES), tail.uint(1 << 50)
+            if use == NO_PRIOR or tail.rest() or (use == PRIMED and not side):
+                tail.fail("bad prior field or trailing bytes")
+            header = cls(cfg, streams, side, count, *fields, mix, use, prior, delta_bytes, data_filter)
+        if header.alone != bool(flags & ALONE):  # one spelling per header
+            r.fail("the side-models-alone flag does not match the header")
+        return header
 
 
 class FilterChoice(NamedTuple):
@@ -428,6 +440,8 @@ def encode(data: bytes, options: Options) -> Encoded:
         smallest("trained"), smallest("empty"), best.mix, best.use, prior.digest if best.use != NO_PRIOR else b"", smallest("prior"),
         data_filter,
     )
+    if header.alone:  # its own size: not stored, so not kept either (one value per header)
+        header = replace(header, empty_bytes=0)
     return Encoded(header.to_bytes(), best.model_bytes, best.data_bytes)
 
 
@@ -534,7 +548,7 @@ def describe(encoded: Encoded, original_length: int) -> dict:
         "data_bpb": 8 * len(encoded.data) / original_length if original_length else None,
         "integer_bpb": header.integer_mbpb / 1000 if header.integer_mbpb else None,
         "trained_model_candidate_bytes": header.trained_bytes,
-        "side_models_alone_candidate_bytes": header.empty_bytes or None,
+        "side_models_alone_candidate_bytes": len(encoded.model) + len(encoded.data) if header.alone else header.empty_bytes or None,
         "data_filter": FILTER_NAMES[header.filter],
         "side_models": f"{SIDE_MODELS}; a hash table of 2^{header.side.table_bits} slots of 16 bytes" if header.side else None,
         # Where the last mixer starts: the weights of the transformer's logit and the side models'.

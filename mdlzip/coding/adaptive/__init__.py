@@ -6,7 +6,7 @@ has already decoded (the prequential part of the code, as in paq and cmix).
 Each byte is coded as eight binary decisions, most significant bit first.
 
 - Context models (``cm/context_map.h``): hashed contexts of orders 0, 2, 4-6
-  and 8 (orders 1 and 3 have direct maps), thirty-five text contexts
+  and 8 (5 and 6 off in inputs under 256 KiB; orders 1 and 3 have direct maps), thirty-seven text contexts
   (``cm/text_model.h``: the current word case-folded, with a skip-gram and a
   trigram, with the byte before it, with how recently it was last seen, with the
   1 KiB block it is in; the last five words of a phrase; the character above in
@@ -17,9 +17,13 @@ Each byte is coded as eight binary decisions, most significant bit first.
   names; the kinds of the last words and the previous word's stem; the field of a
   table's line; the indentation; the column and the distance to the lines' width;
   the word alone; the identifier; open markup elements and the one a closing tag
-  closes; each off where it says nothing) and seven structure contexts (``cm/structure_model.h``: indirect,
-  sparse, and the bytes one and two records above where a record length is
-  detected). Each context holds a one-byte bit history per node of the byte's
+  closes; the region of marked-up text (``text_region``: a link, a template, a
+  heading, emphasis, a tag, a list item, a quotation, ...) with the word and with
+  the last byte; each off where it says nothing; in text the contexts of
+  case-folded words see a capital's second nibble as its small letter's,
+  ``TEXT_FOLDED``) and eight structure contexts (``cm/structure_model.h``: indirect,
+  sparse, byte 2 back, and the bytes one and two records above where a record
+  length is detected, the first record context off in inputs under 256 KiB). Each context holds a one-byte bit history per node of the byte's
   bit tree (a generated nonstationary state table, ``cm/state_table.c``) read
   through an adaptive map per context, and the last bytes seen in it with their
   run length. Inside the pixels of a PNM or BMP image (``cm/image_model.h``),
@@ -27,17 +31,23 @@ Each byte is coded as eight binary decisions, most significant bit first.
   machine code (``cm/x86_model.h``, a parser of instruction lengths), sixteen
   contexts of where the byte falls in its instruction with the opcodes and bytes
   of this and the last instructions take the last sixteen's.
-- A match model (``cm/match_model.h``): two candidates of minimum length 5 and
-  12 over every stream's coded bytes, verified, recovering after a mismatch;
-  its expected byte is also a context, a mixer selector and an SSE context.
+- A match model (``cm/match_model.h``): three candidates of minimum length 5,
+  12 and 24 over every stream's coded bytes, verified, recovering after a
+  mismatch; the longest one's expected byte is also a context, a mixer selector
+  and an SSE context.
+- A DMC model (``cm/dmc_model.h``): a bit-level state machine shared by the
+  streams, grown from the order-1 machine by cloning nodes reached from several
+  places and rebuilt when full; two inputs.
 - Mixing (``cm/mixer.h``): all of the above and direct order 1-3 maps as
   stretched logits into seven logistic mixers, whose weight sets are chosen by
-  the partial byte with the previous bytes, the last punctuation or the
-  match's expected byte, by how many orders know their context with the match
-  state, and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
+  the partial byte with the previous bytes (in a region of the text, with the
+  region), the last punctuation or the match's expected byte, by how many orders
+  know their context with the match state (one set in inputs under 256 KiB), and by the text's shape (in images, the local gradients), each set with its own learning rate; a second
   layer of two mixers (by the partial byte and the match, by the orders seen with the position
   in a word) combines them. Seven APMs (``cm/maps.h``) refine the result (orders
-  0-4, the match's expected byte, the punctuation). A stored
+  0-4, the match's expected byte and length or else the text's region, the
+  punctuation with where the next letter's case is decided), averaged and
+  mixed by weights per region. A stored
   transformer's bit probability comes in last, through a two-input mixer with
   the side models' result, and a binary arithmetic coder (``cm/bit_coder.h``)
   codes it at 16-bit precision.
@@ -56,15 +66,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import MdlzipError
-from ._side import OFF_ALL, SideCoder  # noqa: F401 - the coder's type, for annotations elsewhere
+from ._side import OFF_ALL, SMALL_INPUT_BITS, SideCoder  # noqa: F401 - the coder's type, for annotations elsewhere
 from .logistic import squash16_table, squash_table, stretch_table
 
 TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
 # For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
 TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
 DESCRIPTION = (
-    "bit-history context models (orders 0, 2, 4-6, 8; 35 text, 7 structure contexts; 22 image contexts "
-    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 2-candidate match model, direct orders 1-3; 7+2 mixers, 7 APMs"
+    "bit-history context models (orders 0, 2, 4-6, 8; 37 text, 8 structure contexts; 22 image contexts "
+    "inside PNM/BMP pixels, 16 x86 contexts in machine code), 3-candidate match model, DMC model, direct orders 1-3; "
+    "7+2 mixers, 7 APMs"
 )
 
 
@@ -81,9 +92,14 @@ class SideConfig:
     @classmethod
     def for_input(cls, n: int, primed: int = 0) -> "SideConfig":
         """About 32 slots of 16 bytes per input byte (each byte touches two per context), so that contexts rarely
-        collide, within the limits above."""
+        collide, within the limits above; twice that, up to the small-input model's largest table
+        (SMALL_INPUT_BITS - 1, inputs under 256 KiB), where a table is small anyway and its fifty-odd
+        contexts crowd it (enwik5 -5 B, the kinds files -18 B)."""
         limit = TABLE_BITS_PRIMED if primed else TABLE_BITS_INPUT
-        return cls(min(limit, max(16, (32 * max(n + primed, 1)).bit_length())))
+        bits = (32 * max(n + primed, 1)).bit_length()
+        if bits < SMALL_INPUT_BITS:
+            bits = min(bits + 1, SMALL_INPUT_BITS - 1)
+        return cls(min(limit, max(16, bits)))
 
 
 def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, prime: bytes = b"", off: int = 0) -> SideCoder:

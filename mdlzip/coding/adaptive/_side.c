@@ -410,7 +410,8 @@ PyMODINIT_FUNC PyInit__side(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&SideCoderType);
-    if (PyModule_AddObject(m, "SideCoder", (PyObject *)&SideCoderType) < 0 || PyModule_AddIntConstant(m, "OFF_ALL", OFF_ALL) < 0) {
+    if (PyModule_AddObject(m, "SideCoder", (PyObject *)&SideCoderType) < 0 || PyModule_AddIntConstant(m, "OFF_ALL", OFF_ALL) < 0 ||
+        PyModule_AddIntConstant(m, "SMALL_INPUT_BITS", SMALL_INPUT_BITS) < 0) {
         Py_DECREF(&SideCoderType);
         Py_DECREF(m);
         return NULL;

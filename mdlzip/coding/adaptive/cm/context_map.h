@@ -7,7 +7,8 @@
    check byte, else the one with the least evidence in its first state, emptied for it.
 
    Each context gives the mixer three inputs from its state through an adaptive state map of its
-   own: the stretched probability (damped while the state is young), the probability itself
+   own: the stretched probability (damped to half while the state has seen three bits or fewer,
+   not two: enwik5 -4 B), the probability itself
    around 1/2 (which carries how sure the state is), and the stretched probability again only
    while the state has seen one bit value alone (a deterministic context; enwik6 -0.5%; at half
    the scale of the first, not a quarter, as paq8px gives it: enwik6 -0.05%, kinds -0.06%). A state
@@ -142,7 +143,7 @@ static inline void cm_inputs(const ContextMap *cm, const Logistic *lg, int k, ui
         return;
     }
     int p = map_p12(&cm->sm, (size_t)k * STATES_MAX + st), n0 = STATES.n0[st], n1 = STATES.n1[st];
-    x[0] = lg->stretch[p] >> (1 + (n0 + n1 <= 2));
+    x[0] = lg->stretch[p] >> (1 + (n0 + n1 <= 3));
     x[1] = (p - 2048) >> 2;
     x[3] = n0 && n1 ? 0 : lg->stretch[p] >> 1;
 }

@@ -11,7 +11,7 @@
    Geometry comes only from a header seen in the stream: binary PNM (P5 grey, P6 RGB, maxval at
    most 255) at the start of the data or after a newline or NUL byte, and uncompressed BMP (8, 24 or 32 bits per
    pixel, rows padded to 4 bytes). Inside the pixel data these contexts take the text model's
-   slots, twenty-two of them (the other seven are off), which predict nothing there (side models' data: kinds image.ppm
+   slots, twenty-two of them (the other fifteen are off), which predict nothing there (side models' data: kinds image.ppm
    -26.3%; five other photos -8.6% to -21.4%, a screenshot -31.4%).
    A header read in error costs only compression, never correctness: both sides read the same one. */
 #ifndef MDLZIP_CM_IMAGE_MODEL_H

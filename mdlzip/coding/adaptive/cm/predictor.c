@@ -2,16 +2,25 @@
    the SSE stages and the coder. See predictor.h for the order of work that keeps both sides equal.
 
    Per bit the mixer sees: a bias, four inputs from each hashed context (orders 0, 2, 4, 5, 6 and
-   8; the text model's thirty-five, whose first twenty-two slots the image model's contexts take
+   8; the text model's thirty-seven, whose first twenty-two slots the image model's contexts take
    inside an image's pixels and whose last sixteen the x86 model's take in machine code; the
    structure model's eight; the match model's expected byte; a context that is off at this byte
-   gives zeros), four from the match model
-   and three direct maps (orders 1, 2 and a hashed 3). Hashed orders 1 and 3 went in 0.9: beside
+   gives zeros), six from the match model (match_model.h),
+   three direct maps (orders 1, 2 and a hashed 3) and two from a DMC graph (dmc_model.h: enwik5
+   -0.09%, enwik6 -0.15%, kinds -0.05%, 0.1% more instructions). Hashed orders 1 and 3 went in 0.9: beside
    the direct maps they paid nothing (order 1: enwik6 +12 B with it), and 9% of the time went
-   with them and the text and structure contexts that paid least. Seven first-layer mixers choose
-   their weights by the partial byte with the classes of the last two bytes; by how many orders
+   with them and the text and structure contexts that paid least. Orders 5 and 6 are off in
+   inputs under 256 KiB (SMALL_INPUT_BITS): there they cost bits beside the match model and the
+   text contexts (enwik5 -14 B, the kinds files -0.06%, 3% fewer instructions), where from about
+   that size on they pay (the first 250 kB of enwik6: 4 B larger without them; its last 500 kB:
+   82 B smaller with them). Order 3, 7 or a long one (10-24) beside or in place of them paid at
+   most 4 B on enwik5; orders 0, 2, 4 and 8 all pay there. Seven first-layer mixers choose
+   their weights by the partial byte with the classes of the last two bytes (in a region of
+   marked-up text, text_model.h, with the region and the last byte's class instead: enwik5
+   -0.18%, the kinds files -0.04%, no time; the region with both classes did no better, in five
+   times the memory); by how many orders
    have seen their context with the bit position, the position in a word or number, the match
-   length and the bit it expects; by the shape of the recent text with the position in a word or
+   length and the bit it expects (one set in inputs under 256 KiB, below); by the shape of the recent text with the position in a word or
    number (in an image, by the channel and the local gradients: -0.7% on the kinds image; in
    machine code, by the part of the instruction: see x86_model.h); by the
    partial byte with the match's expected byte, with the last two punctuation bytes and with the
@@ -25,11 +34,15 @@
    a word or number, their logits averaged (the second: enwik6 -0.11%, kinds -0.28%). Seven APMs
    refine the result by the recent text's shape (the classes of the last two bytes and a bit of
    the third, a run of letters or digits as one; order 0 before 0.10: enwik6 -0.04%) and by the
-   previous byte, each with the word's length, orders 2-4, the match's expected byte and the
-   last two punctuation bytes; their average and a small mixer over them give the coded
-   probability. (One by the current word with the previous byte went in 0.16: it paid 8 B on
-   enwik6, and the SSE stages take about 30% of the time: 300 kB of enwik6 coded in 6.45 s
-   against 4.47 s without them, medians of three.)
+   previous byte, each with the word's length, orders 2-4, the match's expected byte (with its
+   length in four steps, 6, 12 and 24, where 4, 8 and 12 paid 2 B less on enwik5; without a
+   match, by the text's region: -5 B there, where order 1 paid 2 B less than nothing; the region
+   with the punctuation bytes paid 1 B) and the last two punctuation bytes (in text with where
+   the next letter's case is decided: in a word, in a sentence, after its end or at a line's
+   start; enwik5 -2 B, the kinds files -11 B); their average and a small mixer over them (its
+   weights by the text's region: enwik5 -7 B, below) give the coded probability. (One by the current word with the previous byte went in 0.16: it paid
+   8 B on enwik6, and the SSE stages take about 30% of the time: 300 kB of enwik6 coded in
+   6.45 s against 4.47 s without them, medians of three.)
 
    The selectors that pay most tell where in the text's syntax the next byte is (the punctuation
    bytes: enwik6 -0.25%; the shape, the expected byte: about -0.1% each);
@@ -66,8 +79,17 @@ static void tables_init(void) {
     tables_ready = 1;
 }
 
-static int ctx_enabled(int off, int k) {
-    if (k < N_ORDER_CTX) return ORDER_OF[k] < 6 || !(off & OFF_HIGH_ORDERS);
+static int ctx_enabled(const Predictor *p, int k) {
+    int off = p->off;
+    if (k < N_ORDER_CTX) {
+        int o = ORDER_OF[k];
+        if ((o == 5 || o == 6) && p->small) return 0;
+        return o < 6 || !(off & OFF_HIGH_ORDERS);
+    }
+    /* The first record context (the byte a record above, with the last byte) is off there too: it
+       cost enwik5 5 B and the kinds files 3 B beside the second; off with it, the second cost the
+       kinds library 0.2%. */
+    if (k == CTX_STRUCT + STRUCT_RECORD && p->small) return 0;
     if (k >= CTX_TEXT && k < CTX_STRUCT) return !(off & OFF_TEXT);
     if (k >= CTX_STRUCT + STRUCT_INDIRECT && k < CTX_STRUCT + STRUCT_SPARSE) return !(off & OFF_INDIRECT);
     if (k >= CTX_STRUCT + STRUCT_SPARSE && k < CTX_STRUCT + STRUCT_RECORD) return !(off & OFF_SPARSE);
@@ -101,6 +123,7 @@ static void stream_init(Stream *st) {
     match_stream_init(&st->match);
     image_stream_init(&st->image);
     x86_stream_init(&st->x86);
+    dmc_stream_init(&st->dmc);
 }
 
 Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const int16_t *stretch, const int16_t *squash,
@@ -115,6 +138,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     p->off = off;
 
     p->table_bits = table_bits;
+    p->small = table_bits < SMALL_INPUT_BITS;
     p->match_bits = table_bits > 22 ? 22 : table_bits - 2;
     p->coder.x2 = 0xffffffffu;
     p->lengths = malloc((size_t)S * sizeof(int64_t));
@@ -127,7 +151,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
     p->hist.lengths = p->lengths;
     for (int s = 0; s < S; s++) stream_init(&p->streams[s]);
     int huge = p->huge = table_bits >= HUGE_TABLE_BITS;
-    if (ht_init(&p->ht, table_bits, huge) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2, huge) || match_init(&p->mm, p->match_bits, huge)) goto fail;
+    if (ht_init(&p->ht, table_bits, huge) || cm_init(&p->cm, &p->ht, N_CTX, table_bits - 2, huge) || match_init(&p->mm, p->match_bits, huge) || dmc_init(&p->dmc, table_bits)) goto fail;
     for (int k = 0; k < N_MIXERS; k++)
         if (mixer_init(&p->mix[k], N_INPUTS_PADDED, MIXER_SETS[k], 1 << 10, 12 * 16, 28, 17, 1, huge)) goto fail;
     /* Rates tuned once updates rounded to nearest: both layers settle lower (the first at 1.75, not
@@ -149,7 +173,7 @@ Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const in
         p->logit16[q] = (int16_t)d;
     }
     /* It starts as the average of its inputs' logits. */
-    if (mixer_init(&p->sse, SSE_INPUTS, 1, (1 << 16) / (N_APMS + 1), 6 * 16, 6, 6, 0, 0)) goto fail;
+    if (mixer_init(&p->sse, SSE_INPUTS, TEXT_REGIONS, (1 << 16) / (N_APMS + 1), 6 * 16, 6, 6, 0, 0)) goto fail;
     mixer_set_weight(&p->sse, SSE_INPUTS - 1, 0);
     for (int a = 0; a < N_APMS; a++)
         if (apm_init(&p->apm[a], &p->lg, APM_CONTEXTS[a], huge)) goto fail;
@@ -221,7 +245,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     int expected = best >= 0 ? p->hist.bytes[st->match.ptr[best]] : -1;
     int mlen = best >= 0 ? st->match.len[best] : 0;
     h[CTX_MATCH] = hash3(21, (uint64_t)(expected + 1) << 8 | (uint64_t)(mlen > 15 ? 15 : mlen), (uint64_t)c1);
-    for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p->off, k) && !(idle >> k & 1);
+    for (int k = 0; k < N_CTX; k++) on[k] = ctx_enabled(p, k) && !(idle >> k & 1);
     int image_set = image_slots(p, st, s, t, c1, h, on);
     int x86_set = image_set < 0 ? x86_slots(p, st, h, on) : -1;
     for (int k = 0; k < N_CTX; k++) {
@@ -250,10 +274,15 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         int b = (int)(c8 >> (8 * i)) & 0xff;
         texty = (b >= 32 && b < 127) || b == '\t' || b == '\n' || b == '\r';
     }
+    /* the region of the text (text_region) */
+    const int region = texty ? text_region(&st->text) : 0;
     const size_t wb = !texty ? 0 : (size_t)(st->text.wlen == 0 ? 0 : st->text.wlen < 3 ? 1 : st->text.wlen < 6 ? 2 : 3);
     int digits = 0;
     while (digits < 4 && (unsigned)(((c8 >> (8 * digits)) & 0xff) - '0') <= 9) digits++;
     const size_t wd = wb ? wb : digits && texty ? (size_t)(3 + digits) : 0;
+    /* where the next letter's case is decided: in a word (3), or before one in a sentence (0),
+       after its end (1) or at a line's start (2) (text_model.h) */
+    const size_t case_state = !texty ? 0 : st->text.word[0] ? 3 : st->text.sentence;
     const size_t dbase[N_DIRECT] = {(size_t)c1 << 8, (size_t)(c8 & 0x3fff) << 8, (size_t)(hash2(0x0333, c8 & 0xffffff) >> 48 & 0x3fff) << 8};
     /* (the first APM's rows for code are those of some shapes outside text: it has no free rows,
        and code and such data share them well enough: their rows paid 0.2% on code) */
@@ -263,15 +292,15 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
                      : (size_t)1 << 17 | (size_t)(st->text.shape & 0x1ff) << 8,
         (wb << 8 | (size_t)c1) << 8,
         (size_t)o2h << 8,
-        expected >= 0 ? (size_t)(mlen > 15 ? 3 : mlen >> 2) << 16 | (size_t)expected << 8 : 0,
+        expected >= 0 ? (size_t)(mlen < 6 ? 0 : mlen < 12 ? 1 : mlen < 24 ? 2 : 3) << 16 | (size_t)expected << 8 : (size_t)region << 8,
         (size_t)o3h << 8,
         (size_t)(hash2(0x0404, c8 & 0xffffffff) >> 54) << 8,
-        x86_set >= 0 ? (size_t)(hash2(st->x86.op, st->x86.ops[0]) >> 56) << 8 : punct8 << 8,
+        x86_set >= 0 ? (size_t)(hash2(st->x86.op, st->x86.ops[0]) >> 56) << 8 : (size_t)case_state << 16 | punct8 << 8,
     };
     /* the first-layer mixers' sets, but for what each bit adds: the partial byte (BY_PARTIAL_BYTE),
        the bit position (mixer 4) or everything (mixer 1) */
     const size_t mbase[N_MIXERS] = {
-        x86_set >= 0 ? (size_t)(x86_set >> 6) << 8 : (classes >> 3) << 8,
+        x86_set >= 0 ? (size_t)(x86_set >> 6) << 8 : (size_t)(region ? 64 + (region - 1) * 8 + (classes >> 6) : classes >> 3) << 8,
         0,
         image_set >= 0 ? (size_t)1 << 16 | (size_t)image_set : x86_set >= 0 ? ((size_t)1 << 16) + IMAGE_SELECTORS + (size_t)x86_set : texty ? (st->text.shape & 0xfff) << 3 | wd : (size_t)1 << 15 | (st->text.shape & 0x7fff),
         (size_t)(expected + 1) << 8,
@@ -286,10 +315,16 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
     int16_t x[N_INPUTS_PADDED];   /* the first layer's inputs, rewritten every bit but the padding */
     for (int i = N_INPUTS; i < N_INPUTS_PADDED; i++) x[i] = 0;
     for (int j = 0; j < 8; j++) {
-        if (j == 3) /* the second nibble's slots, for either value of the next bit */
+        if (j == 3) { /* the second nibble's slots, for either value of the next bit */
+            /* In text the contexts of case-folded words (TEXT_FOLDED) see a capital's second
+               nibble as its small letter's ('[' '\\' ']' '^' '_' as '{' '|' '}' '~' DEL), so a
+               word's first letter shares what it learns either way: enwik5 -0.08%, the kinds
+               files -0.35% (C headers -2%, text -0.6%), in no time. */
+            uint64_t fold = texty && (c0 & 6) == 2 ? TEXT_FOLDED << CTX_TEXT : 0;
             for (int k = 0; k < N_CTX; k++)
                 if (on[k])
-                    for (int b = 0; b < 2; b++) PREFETCH(ht_line(&p->ht, nibble_h[b][k] = hash2(h[k], (uint64_t)(2 * c0 + b))));
+                    for (int b = 0; b < 2; b++) PREFETCH(ht_line(&p->ht, nibble_h[b][k] = hash2(h[k], (uint64_t)(2 * (fold >> k & 1 ? c0 | 1 : c0) + b))));
+        }
         if (j == 0 || j == 4) {
             for (int k = 0; k < N_CTX; k++) {
                 if (!on[k]) continue;
@@ -321,10 +356,18 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             dctx[d] = dbase[d] | (size_t)c0;
             x[IN_DIRECT + d] = lg->stretch[map_p12(&p->direct[d], dctx[d])];
         }
+        if (p->off & OFF_DMC)
+            for (int i = 0; i < DMC_INPUTS; i++) x[IN_DMC + i] = 0;
+        else
+            dmc_inputs(&p->dmc, lg, st->dmc, x + IN_DMC);
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
         size_t sets[N_MIXERS] = {
             mbase[0] | (size_t)c0,
+            /* one set in inputs under 256 KiB: its 4608 are too many for them to learn (enwik5
+               -2 B, the kinds files -0.08%; by the bit position and the match's bit, or with how
+               many orders have seen their context as well, paid less) */
+            p->small ? 0 :
             (((size_t)confident * 8 + (size_t)j) * 32 + word_match) * 3 + (size_t)(ebit + 1),
             mbase[2],
             mbase[3] | (size_t)c0,
@@ -343,7 +386,11 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         int32_t sx[SSE_INPUTS];
         if (!(p->off & OFF_SSE)) {
             /* The plain average of the refinements (the mixer's own output counting twice) and
-               their learned mix, halved: each alone does worse (the mix: enwik6 -0.08%). */
+               their learned mix, halved: each alone does worse (the mix: enwik6 -0.08%; weighted
+               1:3 or 3:1 instead: enwik5 +2 to +6 B). The mix has a set of weights per region
+               of the text (text_region): enwik5 -7 B; by the bit position, the expected bit or
+               both instead: +5 to +25 B, by the region with the expected bit or with whether a
+               word is open: 2 and 4 B worse than by the region alone. */
             int sum = 2 * pm;
             sx[0] = p->logit16[clamp_p16(pm)];
             int spm = apm_stretch(lg, pm);
@@ -354,7 +401,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
             }
             sx[SSE_INPUTS - 1] = 256;
             int average = (sum + (N_APMS + 2) / 2) / (N_APMS + 2);
-            pf = (average + squash16(lg, mixer_predict(&p->sse, lg, sx, 0)) + 1) >> 1;
+            pf = (average + squash16(lg, mixer_predict(&p->sse, lg, sx, (size_t)region)) + 1) >> 1;
         }
         pf = clamp_p16(pf);
         int mixing = p->transformer && !p->priming;
@@ -379,6 +426,7 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         for (int k = 0; k < N_CTX; k++)
             if (on[k]) cm_update(&p->cm, k, &slot[k][nib], rctx[k], bit);
         match_update_bit(&p->mm, mctx, mbit, bit);
+        if (!(p->off & OFF_DMC)) dmc_update(&p->dmc, &st->dmc, bit);
         for (int d = 0; d < N_DIRECT; d++) map_update(&p->direct[d], dctx[d], bit);
         for (int k = 0; k < N_MIXERS; k++) mixer_update16(&p->mix[k], x, bit);
         for (int f = 0; f < N_FINAL; f++) mixer_update(&p->final[f], fx, bit);
@@ -422,6 +470,10 @@ static void end_step(Predictor *p, int m, const uint8_t *bytes) {
     for (int s = 0; s < m; s++) {
         push_byte(p, s, bytes[s], t);
         match_follow(&p->hist, &p->streams[s].match, bytes[s]);
+    }
+    if (p->dmc.full) { /* every stream, coding or done, at the root of its last byte */
+        dmc_reset(&p->dmc);
+        for (int s = 0; s < p->S; s++) p->streams[s].dmc = dmc_node((int)(p->streams[s].c8 & 0xff), 1);
     }
     if (p->off & OFF_MATCH) return;
     for (int s = 0; s < m; s++) match_find(&p->mm, &p->hist, &p->streams[s].match, s, t, p->streams[s].c8, p->streams[s].c8b);

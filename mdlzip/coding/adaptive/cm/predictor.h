@@ -33,8 +33,14 @@ enum {
     OFF_SSE = 128,        /* the APM stages */
     OFF_IMAGE = 256,      /* the image model */
     OFF_X86 = 512,        /* the x86 model */
-    OFF_ALL = 1023
+    OFF_DMC = 1024,       /* the DMC graph */
+    OFF_ALL = 2047
 };
+
+/* Tables of fewer slots' bits than this (inputs under 256 KiB without a prior, SideConfig) get
+   the small-input model: orders 5 and 6, the first record context and the selection of mixer 1
+   off (predictor.c), each of which costs small inputs bits. */
+#define SMALL_INPUT_BITS 24
 
 /* tables: stretch (4096 int16), squash (4095 int16), squash16 (4095 uint16). NULL on out of memory. */
 Predictor *predictor_new(const int64_t *lengths, int S, int table_bits, const int16_t *stretch, const int16_t *squash,

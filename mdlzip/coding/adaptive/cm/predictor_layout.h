@@ -8,6 +8,7 @@
 #include "bit_coder.h"
 #include "common.h"
 #include "context_map.h"
+#include "dmc_model.h"
 #include "history.h"
 #include "image_model.h"
 #include "maps.h"
@@ -28,7 +29,8 @@ static const int ORDER_OF[N_ORDER_CTX] = {0, 2, 4, 5, 6, 8};
 #define IN_MATCH (IN_CTX + CM_INPUTS * N_CTX)
 #define IN_DIRECT (IN_MATCH + MATCH_INPUTS)
 #define N_DIRECT 3
-#define N_INPUTS (IN_DIRECT + N_DIRECT)
+#define IN_DMC (IN_DIRECT + N_DIRECT)
+#define N_INPUTS (IN_DMC + DMC_INPUTS)
 /* The first layer's rows, padded with inputs that are always 0 to whole vectors of sixteen, so
    that its dot products and steps have no scalar tail (a padded weight never moves: 0 * e
    rounds to 0). */
@@ -45,22 +47,27 @@ typedef char contexts_fit_the_idle_mask[N_CTX <= 64 ? 1 : -1];
 #define HUGE_TABLE_BITS 24
 
 #define N_MIXERS 7
-/* selected by: classes of c1, c2 x partial byte; orders seen x bit position x word or number
+/* selected by: classes of c1, c2 (in a text region: the region, the class of c1) x partial byte; orders seen x bit position x word or number
    position (wd) x match length x expected bit; shape x wd in text, a longer shape elsewhere, the
    image selectors in pixels; expected byte x partial byte; classes of c1-c3 x bit position x wd;
    punctuation x partial byte; c1 x partial byte */
-static const int MIXER_SETS[N_MIXERS] = {64 << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS + X86_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
+static const int MIXER_SETS[N_MIXERS] = {(64 + 8 * (TEXT_REGIONS - 1)) << 8, N_ORDER_CTX * 8 * 8 * 4 * 3, (1 << 16) + IMAGE_SELECTORS + X86_SELECTORS, 257 << 8, 4096 * 8, 1 << 16, 1 << 16};
 #define FINAL_INPUTS (N_MIXERS + 1)
 /* The second layer: two mixers over the first layer's outputs, whose logits are averaged,
    selected by the partial byte with whether the match predicts the bit, and by how many orders
    have seen their context with the bit position and the position in a word or number. The
    second one went in with format 17: enwik6 -0.11%, enwik5 -0.11%, the kinds files -0.28% (the
-   shared library and the image -0.34% and -0.49%). */
+   shared library and the image -0.34% and -0.49%). What did not pay (enwik5, beside the SSE
+   mix by region, predictor.c): the first by the text's region too (alone -5 B, with that mix
+   +7 B), the second by the region (+17 B), the first by the expected bit or it with the match
+   length (+5, +11 B); in the first layer, the region with the classes of the last bytes in the
+   classes mixer (+1 B) or in the orders-seen mixer (0), that one by the DMC node's confidence
+   (+6 B), the expected-byte mixer with whether the match is 16 bytes long (+3 B). */
 #define N_FINAL 2
 static const int FINAL_SETS[N_FINAL] = {512, N_ORDER_CTX * 8 * 8};
 #define N_APMS 7
 #define SSE_INPUTS (N_APMS + 2) /* the mixer's output, the APMs', a bias */
-static const size_t APM_CONTEXTS[N_APMS] = {1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 16};
+static const size_t APM_CONTEXTS[N_APMS] = {1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18, 1 << 18};
 
 typedef struct {
     uint64_t c8, c8b; /* the last 16 bytes, newest lowest */
@@ -69,6 +76,7 @@ typedef struct {
     MatchStream match;
     ImageStream image;
     X86Stream x86;
+    uint32_t dmc; /* the DMC graph's node */
 } Stream;
 
 struct Predictor {
@@ -92,6 +100,8 @@ struct Predictor {
     int16_t logit16[P16_ONE];
     APM apm[N_APMS];
     AdaptiveMap direct[N_DIRECT];
+    DmcModel dmc;
+    int small;  /* table_bits < SMALL_INPUT_BITS: the small-input model (predictor.h) */
     int priming;
     double bits;         /* the ideal codelength so far (reported only) */
     uint16_t path_p[8];  /* the probability given to each bit of the byte coded last (reported only) */

@@ -22,6 +22,7 @@ void predictor_free(Predictor *p) {
     mixer_free(&p->last);
     for (int a = 0; a < N_APMS; a++) table_free(p->apm[a].t);
     for (int d = 0; d < N_DIRECT; d++) table_free(p->direct[d].t);
+    table_free(p->dmc.t);
     free(p);
 }
 
@@ -59,6 +60,7 @@ Predictor *predictor_clone(const Predictor *p) {
     failed |= mixer_own_tables(&q->last) != 0;
     for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t), 1, h, &failed);
     for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), 1, h, &failed);
+    q->dmc.t = dup(p->dmc.t, (size_t)p->dmc.limit * sizeof(DmcNode), 1, 0, &failed);
     if (failed) {
         predictor_free(q);
         return NULL;
@@ -131,10 +133,13 @@ uint64_t predictor_digest(const Predictor *p) {
         h = fnv(h, p->final[f].trained, (size_t)FINAL_SETS[f] * sizeof(uint32_t));
     }
     h = fnv(h, p->sse.w, mixer_weight_bytes(&p->sse));
-    h = fnv(h, p->sse.trained, sizeof(uint32_t));
+    h = fnv(h, p->sse.trained, TEXT_REGIONS * sizeof(uint32_t));
     h = fnv(h, p->last.w, mixer_weight_bytes(&p->last));
     h = fnv(h, p->last.trained, sizeof(uint32_t));
     for (int a = 0; a < N_APMS; a++) h = fnv(h, p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t));
     for (int d = 0; d < N_DIRECT; d++) h = fnv(h, p->direct[d].t, p->direct[d].n * sizeof(uint32_t));
+    h = fnv(h, &p->dmc.top, sizeof p->dmc.top);
+    h = fnv(h, &p->dmc.full, sizeof p->dmc.full);
+    h = fnv(h, p->dmc.t, (size_t)p->dmc.top * sizeof(DmcNode)); /* the nodes past top are never read before written */
     return h;
 }
