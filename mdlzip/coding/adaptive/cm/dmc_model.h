@@ -81,6 +81,15 @@ static inline void dmc_inputs(const DmcModel *m, const Logistic *lg, uint32_t cu
     x[1] = (int16_t)((p - 2048) >> 2);
 }
 
+/* Both nodes the next bit may lead to, toward the cache while the bit is coded: the graph is
+   read at random, and the update reads the next node's counts as soon as the bit is known
+   (300 kB of enwik6 decoded in-process, ten paired rounds: 2.0% faster, the same bits). */
+static inline void dmc_prefetch(const DmcModel *m, uint32_t cur) {
+    const DmcNode *n = m->t + cur;
+    PREFETCH(m->t + n->nx[0]);
+    PREFETCH(m->t + n->nx[1]);
+}
+
 /* After the bit y: clone where due, count it, follow it. */
 static inline void dmc_update(DmcModel *m, uint32_t *cur, int y) {
     DmcNode *n = m->t + *cur;

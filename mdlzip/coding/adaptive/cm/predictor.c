@@ -358,8 +358,10 @@ static int code_byte(Predictor *p, int s, const int64_t *freqs, uint8_t *byte, u
         }
         if (p->off & OFF_DMC)
             for (int i = 0; i < DMC_INPUTS; i++) x[IN_DMC + i] = 0;
-        else
+        else {
             dmc_inputs(&p->dmc, lg, st->dmc, x + IN_DMC);
+            dmc_prefetch(&p->dmc, st->dmc);
+        }
         int ebit = best >= 0 && !(p->off & OFF_MATCH) ? mbit[best] : -1; /* -1: no prediction for this bit */
 
         size_t sets[N_MIXERS] = {
