@@ -94,7 +94,7 @@ class SideConfig:
         """About 32 slots of 16 bytes per input byte (each byte touches two per context), so that contexts rarely
         collide, within the limits above; twice that, up to the small-input model's largest table
         (SMALL_INPUT_BITS - 1, inputs under 256 KiB), where a table is small anyway and its fifty-odd
-        contexts crowd it (enwik5 -5 B, the kinds files -18 B)."""
+        contexts crowd it (enwik5 -5 B, the kinds files -13 B)."""
         limit = TABLE_BITS_PRIMED if primed else TABLE_BITS_INPUT
         bits = (32 * max(n + primed, 1)).bit_length()
         if bits < SMALL_INPUT_BITS:
