@@ -60,7 +60,12 @@ Predictor *predictor_clone(const Predictor *p) {
     failed |= mixer_own_tables(&q->last) != 0;
     for (int a = 0; a < N_APMS; a++) q->apm[a].t = dup(p->apm[a].t, APM_CONTEXTS[a] * APM_CELLS * sizeof(uint32_t), 1, h, &failed);
     for (int d = 0; d < N_DIRECT; d++) q->direct[d].t = dup(p->direct[d].t, p->direct[d].n * sizeof(uint32_t), 1, h, &failed);
-    q->dmc.t = dup(p->dmc.t, (size_t)p->dmc.limit * sizeof(DmcNode), 1, 0, &failed);
+    /* the graph's nodes up to its top: those past it are never read before written, and their
+       pages stay untouched */
+    if ((q->dmc.t = table_alloc((size_t)p->dmc.limit * sizeof(DmcNode), 0)))
+        memcpy(q->dmc.t, p->dmc.t, (size_t)p->dmc.top * sizeof(DmcNode));
+    else
+        failed = 1;
     if (failed) {
         predictor_free(q);
         return NULL;

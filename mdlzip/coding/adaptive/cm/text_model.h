@@ -299,7 +299,10 @@ static inline void text_update(TextStream *ts, uint8_t b, int64_t t, int prev) {
         }
         ts->gap = hash2(ts->gap, b);
     }
-    if ((b == ' ' || b == '\n') && (prev == '?' || prev == '!' || prev == '.')) ts->word[1] = ts->word[2] = 0, ts->sentence = 1;
+    if ((b == ' ' || b == '\n') && (prev == '?' || prev == '!' || prev == '.')) {
+        ts->word[1] = ts->word[2] = 0;
+        ts->sentence = 1;
+    }
     if (b == '\n') ts->sentence = 2;
     ts->ident = is_letter(b) || b == '_' || (b >= '0' && b <= '9' && ts->ident) ? hash2(ts->ident, b) | 1 : 0;
     markup_update(ts, b, prev);
