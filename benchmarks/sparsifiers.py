@@ -2,7 +2,8 @@
 
 Compresses FILE with the neural method at the default level as the default
 archive does (the transformer trained for its mixture with the side models, coded
-with them), but keeps the trained model even where the side models alone would be
+with them), but trains at any input size (the default trains no transformer below
+8 MiB) and keeps the trained model even where the side models alone would be
 smaller, so every sparsifier's model is measured; ``--alone`` codes with the
 transformer alone instead (no side models: the pruned model's own two-part code).
 Checks the round trip and appends the facts of ``mdlzip info`` plus the compress
@@ -32,6 +33,7 @@ def run(path: Path, sparsifier: str, device: str, threads: int | None, alone: bo
     data = path.read_bytes()
     settings = {"sparsifier": "none", "tamade": False} if sparsifier == "dense" else {"sparsifier": sparsifier}
     settings.update({"adaptive": False} if alone else {"empty": False})
+    settings["train_min"] = 0
     start = time.perf_counter()
     archive = mdlzip.compress(data, method="neural", device=device, threads=threads, **settings)
     seconds = time.perf_counter() - start

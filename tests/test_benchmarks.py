@@ -235,3 +235,14 @@ def test_mdl_curve_records_each_sparsifier_and_price_and_resumes(tmp_path):
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.count("weights,") == 0  # every point already measured
     assert load(tmp_path, "mdl-curve-text-level1")["rows"] == results["rows"]
+
+
+def test_sparsifier_row_measures_a_trained_model_below_the_default_training_size(tmp_path):
+    # The default trains no transformer below 8 MiB; the sparsifier table must still measure one.
+    from benchmarks import sparsifiers
+
+    (tmp_path / "text").write_bytes(sample_text(1_000))
+    row = sparsifiers.run(tmp_path / "text", "dense", "cpu", 1, alone=False)
+    assert row["side_models"] and row["sparsifier"] == "dense"
+    assert row["train_steps"] > 0 and row["params_nonzero"] > 0
+    assert row["archive_bytes"] == row["header_bytes"] + row["model_bytes"] + row["data_bytes"]
