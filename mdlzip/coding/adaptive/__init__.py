@@ -70,8 +70,10 @@ from ._side import OFF_ALL, SMALL_INPUT_BITS, SideCoder  # noqa: F401 - the code
 from .logistic import squash16_table, squash_table, stretch_table
 
 TABLE_BITS_MIN, TABLE_BITS_MAX = 12, 26
-# For an input alone, and with a prior's text to learn as well: 2**24 slots of 16 bytes is 256 MiB.
-TABLE_BITS_INPUT, TABLE_BITS_PRIMED = 24, 25
+# The largest table an encoder chooses: 2**25 slots of 16 bytes is 512 MiB (a process of about
+# 1.1 GB). Against 2**24, side models' data: enwik6 -0.06%, linux-4MiB -0.17%, an 8 MiB block
+# -0.44%; 2**26 gave that block -0.67% but 1.6 GB a process, times the blocks coded at once.
+TABLE_BITS_LIMIT = 25
 DESCRIPTION = (
     "bit-history context models (orders 0, 2, 4-6, 8; 37 text, 8 structure contexts; 22 image contexts "
     "inside PNM/BMP pixels, 16 x86 contexts in machine code), 3-candidate match model, DMC model, direct orders 1-3; "
@@ -95,11 +97,10 @@ class SideConfig:
         collide, within the limits above; twice that, up to the small-input model's largest table
         (SMALL_INPUT_BITS - 1, inputs under 256 KiB), where a table is small anyway and its fifty-odd
         contexts crowd it (enwik5 -5 B, the kinds files -13 B)."""
-        limit = TABLE_BITS_PRIMED if primed else TABLE_BITS_INPUT
         bits = (32 * max(n + primed, 1)).bit_length()
         if bits < SMALL_INPUT_BITS:
             bits = min(bits + 1, SMALL_INPUT_BITS - 1)
-        return cls(min(limit, max(16, bits)))
+        return cls(min(TABLE_BITS_LIMIT, max(16, bits)))
 
 
 def side_coder(cfg: SideConfig, lengths: list[int], data: bytes | None = None, prime: bytes = b"", off: int = 0) -> SideCoder:
